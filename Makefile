@@ -1,0 +1,36 @@
+# pilotfish — every target is a plain command you can also run by hand.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+NODE_TEST := node --import tsx --test --test-reporter=spec
+UNIT_TESTS = $(shell find test/unit -name '*.test.ts' | sort)
+INTEGRATION_TESTS = $(shell find test/integration -name '*.test.ts' | sort)
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+node_modules: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch node_modules
+
+deps: node_modules ## install npm dependencies
+
+testenv: ## install the real test bench (kube-apiserver, etcd, Envoy, helm) into the cache
+	bash scripts/testenv.sh
+
+build: node_modules ## compile TypeScript to dist/
+	npx tsc -p tsconfig.build.json
+
+lint: node_modules ## eslint and the TypeScript type check
+	npx eslint .
+	npx tsc -p tsconfig.json --noEmit
+
+unit: node_modules ## fast unit tests (pure code, golden files)
+	$(NODE_TEST) $(UNIT_TESTS)
+
+integration: node_modules testenv ## tests against a real kube-apiserver + etcd and a real Envoy
+	$(NODE_TEST) --test-concurrency=1 $(INTEGRATION_TESTS)
+
+test: testenv lint unit integration ## install the bench, then run every test
+
+.PHONY: help deps testenv build lint unit integration test

@@ -1,0 +1,18 @@
+import { Command } from "commander";
+import { readPackageInfo } from "./package-info.js";
+
+// Builds the command tree; kept apart from main.ts so tests can parse arguments without
+// spawning a process.
+export function buildProgram(): Command {
+  const info = readPackageInfo();
+  const program = new Command("pilotfish")
+    .description(
+      `${info.description}.\n\n` +
+        "Apply Istio's networking.istio.io manifests (Gateway, VirtualService, DestinationRule) " +
+        "and pilotfish compiles them to Envoy configuration.",
+    )
+    .version(info.version, "-v, --version", "print the pilotfish version")
+    .showHelpAfterError("(run 'pilotfish --help' for usage)")
+    .configureHelp({ sortSubcommands: true });
+  return program;
+}
