@@ -1,0 +1,14 @@
+/**
+ * Which builder translates which kind of server. `http` is built per port (all plain HTTP servers
+ * on a port share one filter chain and the `http.<port>` route config), so it is not listed here.
+ * A kind with no builder yet is reported as a diagnostic ("not compiled yet") and its server
+ * left out: never a broken listener.
+ *
+ * TLS work: add one import and one entry per module (https.ts, passthrough.ts, tcp.ts) and set
+ * `clusterPolicy` when compile/cluster-policy.ts exists.
+ */
+import type { ClusterPolicyApplier, ServerFilterChainBuilder, ServerKind } from "./types.js";
+
+export const serverBuilders: Partial<Record<Exclude<ServerKind, "http">, ServerFilterChainBuilder>> = {};
+
+export const clusterPolicy: ClusterPolicyApplier | undefined = undefined;
