@@ -21,6 +21,9 @@ testenv: ## install the real test bench (kube-apiserver, etcd, Envoy, helm) into
 build: node_modules ## compile TypeScript to dist/
 	npx tsc -p tsconfig.build.json
 
+generate: node_modules ## regenerate CRDs and JSON Schemas from src/api/schema
+	npx tsx scripts/generate-crds.ts
+
 lint: node_modules ## eslint and the TypeScript type check
 	npx eslint .
 	npx tsc -p tsconfig.json --noEmit
@@ -33,4 +36,4 @@ integration: node_modules testenv ## tests against a real kube-apiserver + etcd 
 
 test: testenv lint unit integration ## install the bench, then run every test
 
-.PHONY: help deps testenv build lint unit integration test
+.PHONY: help deps testenv build generate lint unit integration test
