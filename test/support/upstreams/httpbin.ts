@@ -7,7 +7,7 @@ import { closeServer, listen, trackSockets } from "./listen.js";
  *
  *   /headers            200 {"headers": {...}}: request headers, names as received
  *   /status/:code       that status, empty body
- *   /delay/:seconds     waits (fractions allowed, at most 10 s), then 200 like /anything
+ *   /delay/:seconds     waits (fractions allowed, at most 10 s) plus 20 ms, then 200 like /anything
  *   /anything[/...]     200 {method, url, path, headers, args, data, upstream}
  *   anything else       200 {"upstream": <name>, "path": <path>} — e.g. "/" or "/api/catalog",
  *                       so a test can tell which upstream answered a routed request
@@ -48,6 +48,14 @@ export interface Httpbin {
 }
 
 const MAX_DELAY_SECONDS = 10;
+
+/**
+ * /delay/N answers N seconds plus this much after the request arrived. The real httpbin is never
+ * instantaneous after its sleep, and lab L12 puts a proxy timeout of exactly 1 s in front of
+ * /delay/1: Envoy starts its timer before the upstream connection even exists, yet with an
+ * answer at exactly +1000 ms the 504 became a coin toss (about half the runs got 200).
+ */
+const DELAY_SLACK_MS = 20;
 
 export async function startHttpbin(options: HttpbinOptions = {}): Promise<Httpbin> {
   const host = options.host ?? "127.0.0.1";
@@ -127,11 +135,22 @@ function route(exchange: Exchange): void {
   }
   const delay = /^\/delay\/(\d+(?:\.\d+)?)$/.exec(path);
   if (delay) {
-    const seconds = Math.min(Number(delay[1]), MAX_DELAY_SECONDS);
-    const timer = setTimeout(() => {
+    const delayMs = Math.min(Number(delay[1]), MAX_DELAY_SECONDS) * 1000 + DELAY_SLACK_MS;
+    const deadline = performance.now() + delayMs;
+    // Node timers count whole milliseconds of a cached clock and can fire early; wait out any
+    // remainder so the answer never comes before the deadline.
+    let timer: NodeJS.Timeout;
+    const answerWhenDue = (): void => {
       exchange.pendingDelays.delete(timer);
+      const remainingMs = deadline - performance.now();
+      if (remainingMs > 0) {
+        timer = setTimeout(answerWhenDue, Math.ceil(remainingMs));
+        exchange.pendingDelays.add(timer);
+        return;
+      }
       if (!response.destroyed) sendJson(response, 200, anything(exchange));
-    }, seconds * 1000);
+    };
+    timer = setTimeout(answerWhenDue, Math.ceil(delayMs));
     exchange.pendingDelays.add(timer);
     // The caller (Envoy on a timeout) may give up first; nothing to answer then.
     response.on("close", () => {
