@@ -1,0 +1,163 @@
+/**
+ * Upstream clusters: naming a cluster for a VirtualService destination, and building each
+ * routed cluster once with its endpoints from EndpointSlices.
+ */
+import type { CompileOptions, Diagnostic, EnvoyResource, GatewayProxy } from "./output.js";
+import type { Snapshot } from "../model/snapshot.js";
+import { resolveShortHost } from "../model/snapshot.js";
+import type { Destination, DestinationRule, Subset, VirtualService } from "../model/istio.js";
+import type { Service, ServicePort } from "../model/kube.js";
+import type { ClusterPolicyApplier, ClusterRef, ClusterResolution } from "./filter-chains/types.js";
+import { clusterLoadAssignment, edsCluster } from "../envoy/cluster.js";
+import type { LbEndpoint } from "../envoy/cluster.js";
+import { namespaceOf } from "./binding.js";
+
+export function clusterName(port: number, subset: string | undefined, host: string): string {
+  return `outbound|${port}|${subset ?? ""}|${host}`;
+}
+
+function diagnostic(virtualService: VirtualService, field: string, severity: Diagnostic["severity"], message: string): Diagnostic {
+  return { severity, kind: "VirtualService", namespace: namespaceOf(virtualService), name: virtualService.metadata.name, field, message };
+}
+
+/**
+ * The cluster for a destination: the destination's port, else the service's only port. A
+ * missing service still gets a cluster name when the port is written (Envoy answers 503, as
+ * Istio does) with a warning; without a port to name it by, it is an error.
+ */
+export function resolveDestination(
+  snapshot: Snapshot,
+  destination: Destination,
+  virtualService: VirtualService,
+  field: string,
+): ClusterResolution {
+  const host = resolveShortHost(destination.host, namespaceOf(virtualService));
+  const service = snapshot.serviceForHost(host);
+  const ports = service?.spec?.ports ?? [];
+  let port = destination.port?.number;
+  if (port === undefined) {
+    const only = ports.length === 1 ? ports[0] : undefined;
+    if (!only) {
+      const why = service ? `service ${host} has ${ports.length} ports` : `service ${host} not found`;
+      return { diagnostic: diagnostic(virtualService, `${field}.port`, "error", `destination needs a port: ${why}`) };
+    }
+    port = only.port;
+  }
+  return { cluster: { name: clusterName(port, destination.subset || undefined, host), host, port, subset: destination.subset || undefined } };
+}
+
+function findSubset(rules: readonly DestinationRule[], name: string): { rule: DestinationRule; subset: Subset; index: number } | undefined {
+  for (const rule of rules) {
+    const index = (rule.spec.subsets ?? []).findIndex((subset) => subset.name === name);
+    const subset = rule.spec.subsets?.[index];
+    if (subset) return { rule, subset, index };
+  }
+  return undefined;
+}
+
+function matchesLabels(labels: Readonly<Record<string, string>> | undefined, wanted: Record<string, string>): boolean {
+  return Object.entries(wanted).every(([key, value]) => labels?.[key] === value);
+}
+
+/** Ready, non-terminating endpoints of the service port, mapped by port name like kube-proxy. */
+function endpointsFor(snapshot: Snapshot, service: Service, servicePort: ServicePort, subsetLabels: Record<string, string> | undefined): LbEndpoint[] {
+  const ns = namespaceOf(service);
+  const seen = new Set<string>();
+  const result: LbEndpoint[] = [];
+  for (const slice of snapshot.endpointSlices(ns, service.metadata.name)) {
+    if (slice.addressType && slice.addressType !== "IPv4" && slice.addressType !== "IPv6") continue;
+    const slicePort = (slice.ports ?? []).find((port) => (port.name ?? "") === (servicePort.name ?? ""));
+    if (slicePort?.port === undefined) continue;
+    for (const endpoint of slice.endpoints ?? []) {
+      // Kubernetes: a nil `ready` means ready; terminating endpoints never take new traffic here.
+      if (endpoint.conditions?.ready === false || endpoint.conditions?.terminating === true) continue;
+      for (const address of endpoint.addresses) {
+        if (subsetLabels && !matchesLabels(snapshot.podLabels(ns, address), subsetLabels)) continue;
+        const key = `${address}:${slicePort.port}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        result.push({ address, port: slicePort.port });
+      }
+    }
+  }
+  return result.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.port - b.port));
+}
+
+export interface BuiltClusters {
+  clusters: EnvoyResource[];
+  endpoints: EnvoyResource[];
+  secrets: EnvoyResource[];
+  diagnostics: Diagnostic[];
+}
+
+/** One EDS cluster and one ClusterLoadAssignment per distinct routed cluster. */
+export function buildClusters(
+  snapshot: Snapshot,
+  proxy: GatewayProxy,
+  _options: CompileOptions,
+  refs: readonly ClusterRef[],
+  applyPolicy: ClusterPolicyApplier | undefined,
+): BuiltClusters {
+  const out: BuiltClusters = { clusters: [], endpoints: [], secrets: [], diagnostics: [] };
+  const unique = new Map<string, ClusterRef>();
+  for (const ref of refs) if (!unique.has(ref.name)) unique.set(ref.name, ref);
+  for (const ref of [...unique.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const service = snapshot.serviceForHost(ref.host);
+    if (!service) continue; // reported where the destination was written
+    const servicePort = (service.spec?.ports ?? []).find((port) => port.port === ref.port);
+    const rules = snapshot.destinationRulesForHost(ref.host);
+    const rule = rules[0];
+    let subsetLabels: Record<string, string> | undefined;
+    let policy = rule?.spec.trafficPolicy;
+    let policyField = "spec.trafficPolicy";
+    if (ref.subset) {
+      const found = findSubset(rules, ref.subset);
+      if (!found) {
+        // Istio keeps routing to the name; with no such subset the cluster would have no
+        // endpoints, so say why.
+        out.diagnostics.push({
+          severity: "warning",
+          kind: "DestinationRule",
+          namespace: rule ? namespaceOf(rule) : namespaceOf(service),
+          name: rule?.metadata.name ?? ref.host,
+          field: "spec.subsets",
+          message: `subset ${ref.subset} of ${ref.host} is not defined by any DestinationRule; cluster ${ref.name} has no endpoints`,
+        });
+        subsetLabels = { "pilotfish.dev/undefined-subset": ref.subset };
+      } else {
+        subsetLabels = found.subset.labels ?? {};
+        policy = found.subset.trafficPolicy ? { ...(found.rule.spec.trafficPolicy ?? {}), ...found.subset.trafficPolicy } : found.rule.spec.trafficPolicy;
+        policyField = found.subset.trafficPolicy ? `spec.subsets[${found.index}].trafficPolicy` : "spec.trafficPolicy";
+      }
+    }
+    let cluster: EnvoyResource = edsCluster(ref.name);
+    if (applyPolicy && policy) {
+      const applied = applyPolicy({
+        cluster,
+        ref,
+        policy,
+        snapshot,
+        proxy,
+        destinationRule: rule ? { namespace: namespaceOf(rule), name: rule.metadata.name, field: policyField } : undefined,
+      });
+      cluster = { ...applied.cluster, "@type": cluster["@type"], name: cluster.name };
+      out.secrets.push(...(applied.secrets ?? []));
+      out.diagnostics.push(...applied.diagnostics);
+    }
+    out.clusters.push(cluster);
+    out.endpoints.push(clusterLoadAssignment(ref.name, servicePort ? endpointsFor(snapshot, service, servicePort, subsetLabels) : []));
+  }
+  return out;
+}
+
+/** Does the destination's service exist with that port? (warnings for routes that will 503) */
+export function destinationWarnings(snapshot: Snapshot, ref: ClusterRef, virtualService: VirtualService, field: string): Diagnostic[] {
+  const service = snapshot.serviceForHost(ref.host);
+  if (!service) {
+    return [diagnostic(virtualService, `${field}.host`, "warning", `service ${ref.host} not found; requests routed to it get 503`)];
+  }
+  if (!(service.spec?.ports ?? []).some((port) => port.port === ref.port)) {
+    return [diagnostic(virtualService, `${field}.port`, "warning", `service ${ref.host} has no port ${ref.port}; requests routed to it get 503`)];
+  }
+  return [];
+}

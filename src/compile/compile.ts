@@ -1,0 +1,43 @@
+/**
+ * compileGateway: (snapshot, proxy) → Envoy resources + diagnostics. Pure and deterministic:
+ * no I/O, no clock, every output list sorted by name.
+ */
+import { byName, defaultCompileOptions, sortDiagnostics } from "./output.js";
+import type { CompileOptions, CompileResult, EnvoyResource, GatewayProxy } from "./output.js";
+import type { Snapshot } from "../model/snapshot.js";
+import { selectsProxy } from "./binding.js";
+import { buildListeners } from "./listeners.js";
+import { buildClusters } from "./clusters.js";
+import { clusterPolicy } from "./filter-chains/registry.js";
+
+function uniqueSorted(resources: EnvoyResource[]): EnvoyResource[] {
+  const seen = new Map<string, EnvoyResource>();
+  for (const resource of resources) if (!seen.has(resource.name)) seen.set(resource.name, resource);
+  return [...seen.values()].sort(byName);
+}
+
+export function compileGateway(snapshot: Snapshot, proxy: GatewayProxy, options: CompileOptions = defaultCompileOptions): CompileResult {
+  const gateways = snapshot.gateways.filter((gateway) => selectsProxy(gateway, proxy));
+  const built = buildListeners(snapshot, proxy, options, gateways);
+  const clusters = buildClusters(snapshot, proxy, options, built.clusterRefs, clusterPolicy);
+  return {
+    resources: {
+      listeners: uniqueSorted(built.listeners),
+      routes: uniqueSorted(built.routes),
+      clusters: uniqueSorted(clusters.clusters),
+      endpoints: uniqueSorted(clusters.endpoints),
+      secrets: uniqueSorted([...built.secrets, ...clusters.secrets]),
+    },
+    diagnostics: sortDiagnostics(dedupe([...built.diagnostics, ...clusters.diagnostics])),
+  };
+}
+
+function dedupe<T>(items: T[]): T[] {
+  const seen = new Set<string>();
+  return items.filter((item) => {
+    const key = JSON.stringify(item);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

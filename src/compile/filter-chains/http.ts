@@ -1,0 +1,32 @@
+/**
+ * Plain HTTP servers: every HTTP server on a listener port shares one filter chain, an HCM over
+ * RDS with the route configuration `http.<listener port>`.
+ */
+import type { CompileOptions, Diagnostic, EnvoyJson, EnvoyResource } from "../output.js";
+import type { Snapshot } from "../../model/snapshot.js";
+import type { ClusterRef } from "./types.js";
+import { httpConnectionManager } from "../../envoy/listener.js";
+import { buildRouteConfiguration } from "../virtual-hosts.js";
+import type { HttpServerInput } from "../virtual-hosts.js";
+
+export interface HttpPortResult {
+  filterChain: EnvoyJson;
+  route: EnvoyResource;
+  clusterRefs: ClusterRef[];
+  diagnostics: Diagnostic[];
+}
+
+export function httpRouteConfigName(listenerPort: number): string {
+  return `http.${listenerPort}`;
+}
+
+export function buildHttpPort(listenerPort: number, servers: readonly HttpServerInput[], snapshot: Snapshot, options: CompileOptions): HttpPortResult {
+  const name = httpRouteConfigName(listenerPort);
+  const built = buildRouteConfiguration(name, servers, snapshot, options);
+  return {
+    filterChain: { filters: [httpConnectionManager(name, `outbound_0.0.0.0_${listenerPort}`)] },
+    route: built.routeConfiguration,
+    clusterRefs: built.clusterRefs,
+    diagnostics: built.diagnostics,
+  };
+}

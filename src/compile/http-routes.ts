@@ -1,0 +1,305 @@
+/**
+ * One VirtualService `http` rule → Envoy routes (one per match, in order). Pure; destinations are
+ * named through the caller so cluster creation stays in one place.
+ */
+import type { CompileOptions, Diagnostic, EnvoyJson, JsonValue } from "./output.js";
+import type {
+  CorsPolicy,
+  Destination,
+  HTTPFaultInjection,
+  HTTPMatchRequest,
+  HTTPRetry,
+  HTTPRoute,
+  HeaderOperations,
+  StringMatch,
+  VirtualService,
+} from "../model/istio.js";
+import { parseDuration } from "../model/istio.js";
+import type { ClusterRef, ClusterResolution } from "./filter-chains/types.js";
+import { headerMatcher } from "../envoy/route.js";
+import type { StringMatcher } from "../envoy/route.js";
+import { duration, filterName, fractionalPercent, typeUrl } from "../envoy/types.js";
+import { namespaceOf } from "./binding.js";
+
+export interface HttpRouteContext {
+  virtualService: VirtualService;
+  /** Field of this rule, e.g. `spec.http[2]`. */
+  field: string;
+  /** The Gateway server's port number (matches with another `port` are not for this server). */
+  serverPort: number;
+  /** `namespace/name` of the Gateway being compiled (for `match.gateways`). */
+  gatewayKey: string;
+  options: CompileOptions;
+  resolve(destination: Destination, field: string): ClusterResolution;
+}
+
+export interface TranslatedRoutes {
+  routes: EnvoyJson[];
+  clusterRefs: ClusterRef[];
+  diagnostics: Diagnostic[];
+}
+
+const defaultRetryOn = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";
+
+function stringMatcher(match: StringMatch): StringMatcher {
+  if (match.exact !== undefined) return { exact: match.exact };
+  if (match.prefix !== undefined) return { prefix: match.prefix };
+  if (match.regex !== undefined) return { safe_regex: { regex: match.regex } };
+  return { present: true };
+}
+
+function durationMs(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const parsed = parseDuration(text);
+  return "ms" in parsed ? parsed.ms : undefined;
+}
+
+function routeMatch(match: HTTPMatchRequest | undefined): EnvoyJson {
+  const result: EnvoyJson = {};
+  const uri = match?.uri;
+  if (uri?.exact !== undefined) result.path = uri.exact;
+  else if (uri?.regex !== undefined) result.safe_regex = { regex: uri.regex };
+  else result.prefix = uri?.prefix ?? "/";
+  if (match?.ignoreUriCase) result.case_sensitive = false;
+
+  const headers: EnvoyJson[] = [];
+  for (const [name, value] of Object.entries(match?.headers ?? {}).sort()) headers.push(headerMatcher(name.toLowerCase(), stringMatcher(value)));
+  for (const [name, value] of Object.entries(match?.withoutHeaders ?? {}).sort()) headers.push(headerMatcher(name.toLowerCase(), stringMatcher(value), true));
+  if (match?.method) headers.push(headerMatcher(":method", stringMatcher(match.method)));
+  if (match?.authority) headers.push(headerMatcher(":authority", stringMatcher(match.authority)));
+  if (match?.scheme) headers.push(headerMatcher(":scheme", stringMatcher(match.scheme)));
+  if (headers.length > 0) result.headers = headers;
+
+  const query = Object.entries(match?.queryParams ?? {}).sort();
+  if (query.length > 0) {
+    result.query_parameters = query.map(([name, value]): EnvoyJson => {
+      const matcher = stringMatcher(value);
+      return "present" in matcher ? { name, present_match: true } : { name, string_match: matcher };
+    });
+  }
+  return result;
+}
+
+function headerValueOptions(ops: HeaderOperations | undefined): { add: EnvoyJson[]; remove: string[] } {
+  const add: EnvoyJson[] = [];
+  for (const [key, value] of Object.entries(ops?.set ?? {}).sort()) {
+    add.push({ header: { key, value }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" });
+  }
+  for (const [key, value] of Object.entries(ops?.add ?? {}).sort()) {
+    add.push({ header: { key, value }, append_action: "APPEND_IF_EXISTS_OR_ADD" });
+  }
+  return { add, remove: [...(ops?.remove ?? [])] };
+}
+
+function applyHeaders(target: EnvoyJson, request: HeaderOperations | undefined, response: HeaderOperations | undefined): void {
+  const req = headerValueOptions(request);
+  const resp = headerValueOptions(response);
+  if (req.add.length > 0) target.request_headers_to_add = [...((target.request_headers_to_add as JsonValue[] | undefined) ?? []), ...req.add];
+  if (req.remove.length > 0) target.request_headers_to_remove = [...((target.request_headers_to_remove as JsonValue[] | undefined) ?? []), ...req.remove];
+  if (resp.add.length > 0) target.response_headers_to_add = [...((target.response_headers_to_add as JsonValue[] | undefined) ?? []), ...resp.add];
+  if (resp.remove.length > 0) target.response_headers_to_remove = [...((target.response_headers_to_remove as JsonValue[] | undefined) ?? []), ...resp.remove];
+}
+
+/** Istio's retry policy: its default when unset, none for `attempts: 0`. */
+export function retryPolicy(retries: HTTPRetry | undefined, options: CompileOptions): EnvoyJson | undefined {
+  if (retries?.attempts === 0) return undefined;
+  const policy: EnvoyJson = {};
+  const statusCodes: number[] = [];
+  const on: string[] = [];
+  if (retries?.retryOn) {
+    for (const item of retries.retryOn.split(",").map((s) => s.trim()).filter(Boolean)) {
+      if (/^\d+$/.test(item)) statusCodes.push(Number(item));
+      else on.push(item);
+    }
+    if (statusCodes.length > 0 && !on.includes("retriable-status-codes")) on.push("retriable-status-codes");
+  } else {
+    on.push(defaultRetryOn);
+    if (options.defaultRetryOn503) statusCodes.push(503);
+  }
+  policy.retry_on = on.join(",");
+  policy.num_retries = retries?.attempts ?? 2;
+  if (statusCodes.length > 0) policy.retriable_status_codes = statusCodes;
+  const perTry = durationMs(retries?.perTryTimeout);
+  if (perTry !== undefined) policy.per_try_timeout = duration(perTry);
+  policy.retry_host_predicate = [
+    { name: "envoy.retry_host_predicates.previous_hosts", typed_config: { "@type": typeUrl.previousHostsPredicate } },
+  ];
+  policy.host_selection_retry_max_attempts = "5";
+  return policy;
+}
+
+function faultConfig(fault: HTTPFaultInjection): EnvoyJson | undefined {
+  const config: EnvoyJson = { "@type": typeUrl.fault };
+  const delayMs = durationMs(fault.delay?.fixedDelay);
+  if (fault.delay && delayMs !== undefined) {
+    const percent = fault.delay.percentage?.value ?? fault.delay.percent ?? 100;
+    config.delay = { fixed_delay: duration(delayMs), percentage: fractionalPercent(percent) };
+  }
+  if (fault.abort?.httpStatus !== undefined) {
+    config.abort = { http_status: fault.abort.httpStatus, percentage: fractionalPercent(fault.abort.percentage?.value ?? 100) };
+  }
+  return config.delay || config.abort ? config : undefined;
+}
+
+function corsConfig(cors: CorsPolicy): EnvoyJson {
+  const origins: JsonValue[] = [];
+  for (const origin of cors.allowOrigins ?? []) {
+    const matcher = stringMatcher(origin);
+    if (!("present" in matcher)) origins.push(matcher);
+  }
+  for (const origin of cors.allowOrigin ?? []) origins.push({ exact: origin });
+  const config: EnvoyJson = { "@type": typeUrl.corsPolicy, allow_origin_string_match: origins };
+  if (cors.allowMethods?.length) config.allow_methods = cors.allowMethods.join(",");
+  if (cors.allowHeaders?.length) config.allow_headers = cors.allowHeaders.join(",");
+  if (cors.exposeHeaders?.length) config.expose_headers = cors.exposeHeaders.join(",");
+  const maxAge = durationMs(cors.maxAge);
+  if (maxAge !== undefined) config.max_age = String(Math.floor(maxAge / 1000));
+  if (cors.allowCredentials !== undefined) config.allow_credentials = cors.allowCredentials;
+  return config;
+}
+
+const redirectCodes: Record<number, string> = {
+  301: "MOVED_PERMANENTLY",
+  302: "FOUND",
+  303: "SEE_OTHER",
+  307: "TEMPORARY_REDIRECT",
+  308: "PERMANENT_REDIRECT",
+};
+
+/** Does this rule apply to the server being compiled (match.port / match.gateways)? */
+function matchApplies(match: HTTPMatchRequest, ctx: HttpRouteContext): boolean {
+  if (match.port !== undefined && match.port !== ctx.serverPort) return false;
+  if (match.gateways && match.gateways.length > 0) {
+    const ns = namespaceOf(ctx.virtualService);
+    const keys = match.gateways.map((ref) => (ref.startsWith("./") ? `${ns}/${ref.slice(2)}` : ref.includes("/") ? ref : `${ns}/${ref}`));
+    if (!keys.includes(ctx.gatewayKey)) return false;
+  }
+  return true;
+}
+
+export function translateHttpRoute(rule: HTTPRoute, ctx: HttpRouteContext): TranslatedRoutes {
+  const out: TranslatedRoutes = { routes: [], clusterRefs: [], diagnostics: [] };
+  const matches: (HTTPMatchRequest | undefined)[] = rule.match && rule.match.length > 0 ? rule.match.filter((m) => matchApplies(m, ctx)) : [undefined];
+  if (matches.length === 0) return out;
+
+  const action = routeAction(rule, ctx, out);
+  for (const match of matches) {
+    const route: EnvoyJson = { match: routeMatch(match) };
+    const name = match?.name ? (rule.name ? `${rule.name}.${match.name}` : match.name) : rule.name;
+    if (name) route.name = name;
+    Object.assign(route, structuredClone(action));
+    route.metadata = {
+      filter_metadata: {
+        istio: { config: `/apis/networking.istio.io/v1/namespaces/${namespaceOf(ctx.virtualService)}/virtual-service/${ctx.virtualService.metadata.name}` },
+      },
+    };
+    out.routes.push(route);
+  }
+  return out;
+}
+
+/** The part of the Envoy route shared by every match of the rule. */
+function routeAction(rule: HTTPRoute, ctx: HttpRouteContext, out: TranslatedRoutes): EnvoyJson {
+  const result: EnvoyJson = {};
+  if (rule.redirect) {
+    const redirect: EnvoyJson = {};
+    if (rule.redirect.uri) redirect.path_redirect = rule.redirect.uri;
+    if (rule.redirect.authority) redirect.host_redirect = rule.redirect.authority;
+    if (rule.redirect.port) redirect.port_redirect = rule.redirect.port;
+    if (rule.redirect.scheme) redirect.scheme_redirect = rule.redirect.scheme;
+    const code = rule.redirect.redirectCode ?? 301;
+    const responseCode = redirectCodes[code];
+    if (responseCode) redirect.response_code = responseCode;
+    else out.diagnostics.push(diag(ctx, `${ctx.field}.redirect.redirectCode`, "warning", `redirect code ${code} is not supported by Envoy; using 301`));
+    result.redirect = redirect;
+  } else if (rule.directResponse) {
+    const body = rule.directResponse.body;
+    const direct: EnvoyJson = { status: rule.directResponse.status };
+    if (body?.string !== undefined) direct.body = { inline_string: body.string };
+    else if (body?.bytes !== undefined) direct.body = { inline_bytes: body.bytes };
+    result.direct_response = direct;
+  } else if (rule.route && rule.route.length > 0) {
+    result.route = forwardAction(rule, ctx, out, result);
+  } else {
+    out.diagnostics.push(diag(ctx, ctx.field, "error", "http rule has no route, redirect or directResponse; answering 500"));
+    result.direct_response = { status: 500 };
+  }
+
+  applyHeaders(result, rule.headers?.request, rule.headers?.response);
+
+  const perFilter: EnvoyJson = {};
+  if (rule.fault) {
+    const fault = faultConfig(rule.fault);
+    if (fault) perFilter[filterName.fault] = fault;
+  }
+  if (rule.corsPolicy) perFilter[filterName.cors] = corsConfig(rule.corsPolicy);
+  if (Object.keys(perFilter).length > 0) result.typed_per_filter_config = perFilter;
+  return result;
+}
+
+function forwardAction(rule: HTTPRoute, ctx: HttpRouteContext, out: TranslatedRoutes, routeLevel: EnvoyJson): EnvoyJson {
+  const action: EnvoyJson = {};
+  const weighted: EnvoyJson[] = [];
+  (rule.route ?? []).forEach((target, index) => {
+    const field = `${ctx.field}.route[${index}].destination`;
+    const resolution = ctx.resolve(target.destination, field);
+    if ("diagnostic" in resolution) {
+      out.diagnostics.push(resolution.diagnostic);
+      return;
+    }
+    out.clusterRefs.push(resolution.cluster);
+    const weight = target.weight ?? (rule.route?.length === 1 ? 100 : 0);
+    if ((rule.route?.length ?? 0) > 1 && weight === 0) return;
+    const entry: EnvoyJson = { name: resolution.cluster.name, weight };
+    applyHeaders(entry, target.headers?.request, target.headers?.response);
+    weighted.push(entry);
+  });
+  const only = weighted[0];
+  if (weighted.length === 0) {
+    // Nothing routable: answer like Envoy does for a missing cluster, but say why.
+    action.cluster = "pilotfish-unresolved-destination";
+  } else if (weighted.length === 1 && only) {
+    action.cluster = only.name as string;
+    // Destination-level header operations apply to the route when there is one destination.
+    for (const key of ["request_headers_to_add", "request_headers_to_remove", "response_headers_to_add", "response_headers_to_remove"]) {
+      const value = only[key];
+      if (value !== undefined) routeLevel[key] = value;
+    }
+  } else {
+    action.weighted_clusters = { clusters: weighted };
+  }
+
+  const timeoutMs = durationMs(rule.timeout);
+  if (rule.timeout !== undefined && timeoutMs === undefined) {
+    out.diagnostics.push(diag(ctx, `${ctx.field}.timeout`, "warning", `invalid timeout ${JSON.stringify(rule.timeout)}; no timeout set`));
+  }
+  action.timeout = duration(timeoutMs ?? 0);
+  const retry = retryPolicy(rule.retries, ctx.options);
+  if (retry) action.retry_policy = retry;
+
+  if (rule.rewrite?.uri !== undefined) {
+    action.prefix_rewrite = rule.rewrite.uri;
+  } else if (rule.rewrite?.uriRegexRewrite?.match !== undefined) {
+    action.regex_rewrite = { pattern: { regex: rule.rewrite.uriRegexRewrite.match }, substitution: rule.rewrite.uriRegexRewrite.rewrite ?? "" };
+  }
+  if (rule.rewrite?.authority) action.host_rewrite_literal = rule.rewrite.authority;
+
+  const mirrors: EnvoyJson[] = [];
+  const addMirror = (destination: Destination, percent: number | undefined, field: string) => {
+    const resolution = ctx.resolve(destination, field);
+    if ("diagnostic" in resolution) {
+      out.diagnostics.push(resolution.diagnostic);
+      return;
+    }
+    out.clusterRefs.push(resolution.cluster);
+    mirrors.push({ cluster: resolution.cluster.name, runtime_fraction: { default_value: fractionalPercent(percent ?? 100) } });
+  };
+  if (rule.mirror) addMirror(rule.mirror, rule.mirrorPercentage?.value, `${ctx.field}.mirror`);
+  (rule.mirrors ?? []).forEach((mirror, index) => addMirror(mirror.destination, mirror.percentage?.value, `${ctx.field}.mirrors[${index}].destination`));
+  if (mirrors.length > 0) action.request_mirror_policies = mirrors;
+  return action;
+}
+
+function diag(ctx: HttpRouteContext, field: string, severity: Diagnostic["severity"], message: string): Diagnostic {
+  return { severity, kind: "VirtualService", namespace: namespaceOf(ctx.virtualService), name: ctx.virtualService.metadata.name, field, message };
+}
