@@ -1,4 +1,3 @@
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,7 +5,7 @@ import { afterEach } from "node:test";
 import yaml from "js-yaml";
 import { freePort, waitFor } from "./net.js";
 import { benchTool } from "./paths.js";
-import { spawnManaged, stopManaged } from "./processes.js";
+import { cleanupAtExit, spawnManaged, stopManaged } from "./processes.js";
 import type { ManagedProcess } from "./processes.js";
 
 /** An Envoy bootstrap as a plain object (what `-c` would read). */
@@ -93,12 +92,27 @@ function withAdminPort(bootstrap: Bootstrap, port: number): Bootstrap {
 
 let instanceCounter = 0;
 
+/** A temp folder removed by `remove()`, or at exit if a test is interrupted first. */
+function temporaryFolder(prefix: string): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  const removeNow = (): void => rmSync(path, { recursive: true, force: true });
+  const cancel = cleanupAtExit(removeNow);
+  return {
+    path,
+    remove: () => {
+      cancel();
+      removeNow();
+    },
+  };
+}
+
 export async function startEnvoy(options: StartEnvoyOptions): Promise<Envoy> {
   const name = options.name ?? `envoy-${++instanceCounter}`;
   const envoyPath = benchTool("envoy");
   const adminPort = await freePort();
   const bootstrap = withAdminPort(loadBootstrap(options.bootstrap), adminPort);
-  const workDir = mkdtempSync(join(tmpdir(), `pilotfish-${name}-`));
+  const folder = temporaryFolder(`pilotfish-${name}-`);
+  const workDir = folder.path;
   const configPath = join(workDir, "bootstrap.json");
   writeFileSync(configPath, JSON.stringify(bootstrap, null, 2));
 
@@ -124,7 +138,7 @@ export async function startEnvoy(options: StartEnvoyOptions): Promise<Envoy> {
 
   const stop = async (): Promise<void> => {
     await stopManaged(managed);
-    rmSync(workDir, { recursive: true, force: true });
+    folder.remove();
   };
 
   try {
@@ -184,6 +198,8 @@ export function parseStats(text: string): Map<string, number> {
   return stats;
 }
 
+const VALIDATE_TIMEOUT_MS = 60_000;
+
 export interface ValidationResult {
   ok: boolean;
   output: string;
@@ -192,22 +208,24 @@ export interface ValidationResult {
 /** `envoy --mode validate`: checks a bootstrap (object or file) without opening any port. */
 export async function validateEnvoyConfig(bootstrap: Bootstrap | string): Promise<ValidationResult> {
   const envoyPath = benchTool("envoy");
-  const workDir = mkdtempSync(join(tmpdir(), "pilotfish-envoy-validate-"));
+  const folder = temporaryFolder("pilotfish-envoy-validate-");
   try {
     // A file is validated as written (Envoy's own YAML parsing), an object as JSON.
     let configPath = bootstrap;
     if (typeof configPath !== "string") {
-      configPath = join(workDir, "bootstrap.json");
+      configPath = join(folder.path, "bootstrap.json");
       writeFileSync(configPath, JSON.stringify(bootstrap, null, 2));
     }
-    const args = ["--mode", "validate", "-c", configPath, "--use-dynamic-base-id", "--base-id-path", join(workDir, "base-id"), "--log-level", "warn"];
-    return await new Promise<ValidationResult>((resolve) => {
-      execFile(envoyPath, args, { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-        resolve({ ok: error === null, output: stdout + stderr });
-      });
-    });
+    const args = ["--mode", "validate", "-c", configPath, "--use-dynamic-base-id", "--base-id-path", join(folder.path, "base-id"), "--log-level", "warn"];
+    const validator = spawnManaged(envoyPath, args, { name: "envoy-validate" });
+    // Validation takes well under a second; a hung validator must not hang the test run.
+    const watchdog = setTimeout(() => void stopManaged(validator), VALIDATE_TIMEOUT_MS);
+    const status = await validator.exited;
+    clearTimeout(watchdog);
+    const timedOut = status.signal !== null ? `[harness] envoy --mode validate stopped after ${VALIDATE_TIMEOUT_MS} ms\n` : "";
+    return { ok: status.code === 0, output: validator.output.text() + timedOut };
   } finally {
-    rmSync(workDir, { recursive: true, force: true });
+    folder.remove();
   }
 }
 

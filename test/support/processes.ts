@@ -61,12 +61,30 @@ export interface SpawnManagedOptions {
 }
 
 const running = new Set<ManagedProcess>();
+const cleanups = new Set<() => void>();
 let exitHooksInstalled = false;
 
 function killAllNow(): void {
   for (const managed of running) {
     if (managed.exitStatus === undefined) managed.child.kill("SIGKILL");
   }
+  for (const cleanup of cleanups) {
+    try {
+      cleanup();
+    } catch {
+      // Best effort at exit: one failing cleanup must not stop the others.
+    }
+  }
+}
+
+/**
+ * Runs `cleanup` (synchronous: removing temp files and the like) when the test process exits or
+ * is interrupted, unless the returned function is called first to cancel it.
+ */
+export function cleanupAtExit(cleanup: () => void): () => void {
+  installExitHooks();
+  cleanups.add(cleanup);
+  return () => cleanups.delete(cleanup);
 }
 
 function installExitHooks(): void {
