@@ -8,6 +8,20 @@ import { benchTool } from "./paths.js";
 import { cleanupAtExit, spawnManaged, stopManaged } from "./processes.js";
 import type { ManagedProcess } from "./processes.js";
 
+/**
+ * A real Envoy for integration tests, from the bench (benchTool("envoy")).
+ *
+ *   const envoy = await startEnvoy({ bootstrap: { static_resources: {...} }, name: "gw" });
+ *   after(() => envoy.stop());
+ *   printEnvoyLogOnFailure(() => [envoy]);
+ *   ... await envoy.stat("cluster.x.upstream_rq_retry") ...
+ *
+ * Admin always moves to a free port on 127.0.0.1 (added if the bootstrap has none); everything
+ * else in the bootstrap is loaded as given. Each Envoy gets its own temp folder and dynamic
+ * base id, so several can run at once; all are killed if the test process exits or is
+ * interrupted (see processes.ts).
+ */
+
 /** An Envoy bootstrap as a plain object (what `-c` would read). */
 export type Bootstrap = Record<string, unknown>;
 
