@@ -3,9 +3,9 @@
  * no I/O, no clock, every output list sorted by name.
  */
 import { byName, defaultCompileOptions, sortDiagnostics } from "./output.js";
-import type { CompileOptions, CompileResult, EnvoyResource, GatewayProxy } from "./output.js";
+import type { CompileOptions, CompileResult, Diagnostic, EnvoyResource, GatewayProxy } from "./output.js";
 import type { Snapshot } from "../model/snapshot.js";
-import { selectsProxy } from "./binding.js";
+import { gatewayRefs, namespaceOf, resourceKey, selectsProxy } from "./binding.js";
 import { buildListeners } from "./listeners.js";
 import { buildClusters } from "./clusters.js";
 import { clusterPolicy } from "./filter-chains/registry.js";
@@ -28,8 +28,28 @@ export function compileGateway(snapshot: Snapshot, proxy: GatewayProxy, options:
       endpoints: uniqueSorted(clusters.endpoints),
       secrets: uniqueSorted([...built.secrets, ...clusters.secrets]),
     },
-    diagnostics: sortDiagnostics(dedupe([...built.diagnostics, ...clusters.diagnostics])),
+    diagnostics: sortDiagnostics(dedupe([...built.diagnostics, ...clusters.diagnostics, ...unknownGatewayReferences(snapshot)])),
   };
+}
+
+/** VirtualServices naming a Gateway that does not exist (for any proxy). */
+function unknownGatewayReferences(snapshot: Snapshot): Diagnostic[] {
+  const known = new Set(snapshot.gateways.map(resourceKey));
+  const diagnostics: Diagnostic[] = [];
+  for (const virtualService of snapshot.virtualServices) {
+    gatewayRefs(virtualService).forEach((ref) => {
+      if (known.has(ref)) return;
+      diagnostics.push({
+        severity: "warning",
+        kind: "VirtualService",
+        namespace: namespaceOf(virtualService),
+        name: virtualService.metadata.name,
+        field: "spec.gateways",
+        message: `gateway ${ref} not found`,
+      });
+    });
+  }
+  return diagnostics;
 }
 
 function dedupe<T>(items: T[]): T[] {

@@ -247,9 +247,10 @@ function forwardAction(rule: HTTPRoute, ctx: HttpRouteContext, out: TranslatedRo
       out.diagnostics.push(resolution.diagnostic);
       return;
     }
-    out.clusterRefs.push(resolution.cluster);
     const weight = target.weight ?? (rule.route?.length === 1 ? 100 : 0);
+    // A zero-weight destination among others gets no traffic, so no cluster either.
     if ((rule.route?.length ?? 0) > 1 && weight === 0) return;
+    out.clusterRefs.push(resolution.cluster);
     const entry: EnvoyJson = { name: resolution.cluster.name, weight };
     applyHeaders(entry, target.headers?.request, target.headers?.response);
     weighted.push(entry);

@@ -8,7 +8,15 @@
  * `clusterPolicy` when compile/cluster-policy.ts exists.
  */
 import type { ClusterPolicyApplier, ServerFilterChainBuilder, ServerKind } from "./types.js";
+import { buildHttpsServer } from "./https.js";
+import { buildPassthroughServer } from "./passthrough.js";
+import { buildTcpServer } from "./tcp.js";
+import { applyClusterPolicy } from "../cluster-policy.js";
 
-export const serverBuilders: Partial<Record<Exclude<ServerKind, "http">, ServerFilterChainBuilder>> = {};
+export const serverBuilders: Partial<Record<Exclude<ServerKind, "http">, ServerFilterChainBuilder>> = {
+  https: buildHttpsServer,
+  passthrough: buildPassthroughServer,
+  tcp: buildTcpServer,
+};
 
-export const clusterPolicy: ClusterPolicyApplier | undefined = undefined;
+export const clusterPolicy: ClusterPolicyApplier | undefined = applyClusterPolicy;

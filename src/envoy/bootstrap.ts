@@ -1,0 +1,73 @@
+/**
+ * Envoy bootstraps for compiled gateway config: one reading the file layout (layout.ts), one with
+ * everything inlined as static resources (for `envoy --mode validate`, which checks only the
+ * bootstrap and never opens the files a path_config_source names).
+ */
+import type { EnvoyJson, EnvoyResources, JsonValue } from "../compile/output.js";
+import { envoyJson } from "./cluster.js";
+import { fileConfigSource, layoutFileNames, mapObjects } from "./layout.js";
+import { typeUrl } from "./types.js";
+
+export interface BootstrapOptions {
+  /** Admin listens on 127.0.0.1 only: it can change config and kill the process. */
+  adminPort: number;
+  nodeId?: string;
+  nodeCluster?: string;
+}
+
+function common(options: BootstrapOptions): EnvoyJson {
+  return {
+    node: { id: options.nodeId ?? "router~127.0.0.1~istio-ingressgateway.istio-system~istio-system.svc.cluster.local", cluster: options.nodeCluster ?? "istio-ingressgateway" },
+    admin: { address: { socket_address: { address: "127.0.0.1", port_value: options.adminPort } } },
+  };
+}
+
+/** Reads listeners and clusters (and through them routes, endpoints, secrets) from `configDir`. */
+export function fileBootstrap(configDir: string, options: BootstrapOptions): EnvoyJson {
+  return {
+    ...common(options),
+    dynamic_resources: {
+      lds_config: fileConfigSource(configDir, layoutFileNames.listeners),
+      cds_config: fileConfigSource(configDir, layoutFileNames.clusters),
+    },
+  };
+}
+
+/** A resource as a static bootstrap field: the message itself, without its Any `@type`. */
+function bare(resource: EnvoyJson): EnvoyJson {
+  const { "@type": _type, ...rest } = resource;
+  return rest;
+}
+
+/** Everything inlined: RDS as `route_config`, EDS as STATIC `load_assignment`, SDS as static secrets. */
+export function staticBootstrap(resources: EnvoyResources, options: BootstrapOptions): EnvoyJson {
+  const routes = new Map(resources.routes.map((route) => [route.name, bare(route)]));
+  const endpoints = new Map(resources.endpoints.map((cla) => [cla.name, bare(envoyJson(cla))]));
+  const inline = (node: EnvoyJson): EnvoyJson => {
+    const rds = node.rds as EnvoyJson | undefined;
+    if (rds && typeof rds.route_config_name === "string" && node["@type"] === typeUrl.httpConnectionManager) {
+      const { rds: _rds, ...rest } = node;
+      return { ...rest, route_config: routes.get(rds.route_config_name) ?? { name: rds.route_config_name } };
+    }
+    if (node.sds_config !== undefined && typeof node.name === "string") {
+      const { sds_config: _sds, ...rest } = node;
+      return rest;
+    }
+    return node;
+  };
+  const clusters = resources.clusters.map((cluster) => {
+    const inlined = mapObjects(bare(cluster), inline) as EnvoyJson;
+    if (inlined.type !== "EDS") return inlined;
+    const { eds_cluster_config: _eds, ...rest } = inlined;
+    const assignment: JsonValue = endpoints.get(cluster.name) ?? { cluster_name: cluster.name };
+    return { ...rest, type: "STATIC", load_assignment: assignment };
+  });
+  return {
+    ...common(options),
+    static_resources: {
+      listeners: resources.listeners.map((listener) => mapObjects(bare(listener), inline)),
+      clusters,
+      secrets: resources.secrets.map((secret) => bare(secret)),
+    },
+  };
+}
