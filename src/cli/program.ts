@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { registerAnalyzeCommand } from "./commands/analyze.js";
 import { readPackageInfo } from "./package-info.js";
 
 // Builds the command tree; kept apart from main.ts so tests can parse arguments without
@@ -14,5 +15,6 @@ export function buildProgram(): Command {
     .version(info.version, "-v, --version", "print the pilotfish version")
     .showHelpAfterError("(run 'pilotfish --help' for usage)")
     .configureHelp({ sortSubcommands: true });
+  registerAnalyzeCommand(program);
   return program;
 }
