@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { registerAnalyzeCommand } from "./commands/analyze.js";
+import { registerCompileCommand } from "./commands/compile.js";
 import { readPackageInfo } from "./package-info.js";
 
 // Builds the command tree; kept apart from main.ts so tests can parse arguments without
@@ -16,5 +17,6 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run 'pilotfish --help' for usage)")
     .configureHelp({ sortSubcommands: true });
   registerAnalyzeCommand(program);
+  registerCompileCommand(program);
   return program;
 }

@@ -60,6 +60,13 @@ export function parseManifests(texts: readonly string[], namespace = "default"):
     }
   };
   for (const text of texts) for (const doc of loadAll(text)) add(doc);
+  // Like `kubectl apply` of the files in order: a later manifest of the same resource replaces it.
+  for (const list of Object.values(lists) as { metadata: { name: string; namespace?: string } }[][]) {
+    const last = new Map<string, number>();
+    list.forEach((item, index) => last.set(`${item.metadata.namespace}/${item.metadata.name}`, index));
+    const kept = list.filter((item, index) => last.get(`${item.metadata.namespace}/${item.metadata.name}`) === index);
+    list.splice(0, list.length, ...kept);
+  }
   return { inputs, ignoredKinds: [...ignored].sort() };
 }
 
