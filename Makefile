@@ -31,9 +31,15 @@ lint: node_modules ## eslint and the TypeScript type check
 unit: node_modules ## fast unit tests (pure code, golden files)
 	$(NODE_TEST) $(UNIT_TESTS)
 
-integration: node_modules testenv ## tests against a real kube-apiserver + etcd and a real Envoy
+integration: node_modules ## tests against a real kube-apiserver + etcd and a real Envoy
 	$(NODE_TEST) --test-concurrency=1 $(INTEGRATION_TESTS)
 
-test: testenv lint unit integration ## install the bench, then run every test
+test: ## install the bench, then run every test (lint, unit, integration), timing each phase
+	@bash scripts/timed-phases.sh \
+	  deps "$(MAKE) --no-print-directory deps" \
+	  testenv "$(MAKE) --no-print-directory testenv" \
+	  lint "$(MAKE) --no-print-directory lint" \
+	  unit "$(MAKE) --no-print-directory unit" \
+	  integration "$(MAKE) --no-print-directory integration"
 
 .PHONY: help deps testenv build generate lint unit integration test

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the real test bench (kube-apiserver, etcd, Envoy, helm; checks kubectl) into a cache
+# Installs the real test bench (kube-apiserver, kubectl, etcd, Envoy, helm) into a cache
 # folder outside the clone, so a machine that kept the cache reuses it. Idempotent: a tool is
 # rebuilt only when its pinned version changes (each lives in a folder named by its version).
 #
@@ -20,38 +20,58 @@ have() { [ -x "$1" ] && [ -f "$1.ok" ]; }
 # Publish a built binary under bench/bin by a stable name.
 link() { ln -sfn "$1" "$bench/bin/$2"; }
 
-install_kube_apiserver() {
-  local dir="$bench/kubernetes-$KUBERNETES_VERSION" out
-  out="$dir/kube-apiserver"
-  if ! have "$out"; then
+# Some programs' modules only build as the main module (their go.mod has replace directives,
+# so `go install pkg@version` refuses them). Build those from a small wrapper module that
+# requires the release and pins each replaced sibling module to its published version.
+#   build_in_wrapper DIR MODULE VERSION PACKAGE OUTPUT REPLACE_LINES [LDFLAGS]
+build_in_wrapper() {
+  local dir=$1 module=$2 version=$3 package=$4 out=$5 replaces=$6 ldflags=${7:-}
+  mkdir -p "$dir/src"
+  {
+    echo "module pilotfish.local/bench/$(basename "$out")"
+    echo
+    echo "go $(go env GOVERSION | sed -E 's/^go([0-9]+\.[0-9]+).*/\1/')"
+    echo
+    echo "require $module $version"
+    echo
+    echo "tool $package"
+    echo
+    printf '%s\n' "$replaces"
+  } >"$dir/src/go.mod"
+  (cd "$dir/src" && go mod tidy && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $ldflags" -o "$out" "$package")
+}
+
+# The replace directives of a module's go.mod that point into its own repository (./ or ../).
+local_replaces() {
+  local module=$1 version=$2 gomod
+  gomod=$(cd "$bench" && GOFLAGS=-mod=mod go mod download -json "$module@$version" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
+  grep -oE '^\s*(replace\s+)?[a-z0-9./-]+ => \.\.?/[A-Za-z0-9./_-]+' "$gomod" |
+    grep -v FORBIDDEN | sed -E 's/^\s*(replace\s+)?//' | awk '{print $1}'
+}
+
+install_kubernetes() {
+  local dir="$bench/kubernetes-$KUBERNETES_VERSION"
+  local ldflags="-X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2)"
+  if ! have "$dir/kube-apiserver"; then
     log "building kube-apiserver $KUBERNETES_VERSION from the Go module (several minutes the first time)"
-    mkdir -p "$dir/src"
-    # k8s.io/kubernetes requires its staging modules at v0.0.0 with replace directives to
-    # ./staging; a consumer must pin each to the matching published v0.x release instead.
-    local staging_version="v0${KUBERNETES_VERSION#v1}"
-    local gomod
-    gomod=$(cd "$dir/src" && GOFLAGS=-mod=mod go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" |
-      python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
-    {
-      echo "module pilotfish.local/bench/kubeapiserver"
-      echo
-      echo "go $(go env GOVERSION | sed -E 's/^go([0-9]+\.[0-9]+).*/\1/')"
-      echo
-      echo "require k8s.io/kubernetes $KUBERNETES_VERSION"
-      echo
-      echo "tool k8s.io/kubernetes/cmd/kube-apiserver"
-      echo
-      grep -oE '^\s*k8s\.io/[a-z0-9-]+ => \./staging/src/k8s\.io/[a-z0-9-]+' "$gomod" |
-        awk -v v="$staging_version" '{print "replace " $1 " => " $1 " " v}'
-    } >"$dir/src/go.mod"
-    (cd "$dir/src" && go mod tidy && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w \
-        -X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION \
-        -X k8s.io/component-base/version.gitMajor=1 \
-        -X k8s.io/component-base/version.gitMinor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2)" \
-        -o "$out" k8s.io/kubernetes/cmd/kube-apiserver)
-    touch "$out.ok"
+    # k8s.io/kubernetes requires its staging modules at v0.0.0, replaced by ./staging; pin each
+    # to the matching published v0.x release instead.
+    local staging_version="v0${KUBERNETES_VERSION#v1}" replaces
+    replaces=$(local_replaces k8s.io/kubernetes "$KUBERNETES_VERSION" | awk -v v="$staging_version" '{print "replace " $1 " => " $1 " " v}')
+    build_in_wrapper "$dir" k8s.io/kubernetes "$KUBERNETES_VERSION" k8s.io/kubernetes/cmd/kube-apiserver "$dir/kube-apiserver" "$replaces" "$ldflags"
+    touch "$dir/kube-apiserver.ok"
   fi
-  link "$out" kube-apiserver
+  # kubectl from the same release (the image's kubectl may be several minor versions behind);
+  # it shares almost every package with the apiserver, so this build is short.
+  if ! have "$dir/kubectl"; then
+    log "building kubectl $KUBERNETES_VERSION from the same module"
+    (cd "$dir/src" && go get -tool k8s.io/kubernetes/cmd/kubectl && go mod tidy &&
+      CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $ldflags" -o "$dir/kubectl" k8s.io/kubernetes/cmd/kubectl)
+    touch "$dir/kubectl.ok"
+  fi
+  link "$dir/kube-apiserver" kube-apiserver
+  link "$dir/kubectl" kubectl
 }
 
 install_etcd() {
@@ -59,9 +79,9 @@ install_etcd() {
   out="$dir/etcd"
   if ! have "$out"; then
     log "building etcd $ETCD_VERSION from the Go module"
-    mkdir -p "$dir/gobin"
-    GOBIN="$dir/gobin" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
-    mv "$dir/gobin/server" "$out"
+    local replaces
+    replaces=$(local_replaces go.etcd.io/etcd/server/v3 "$ETCD_VERSION" | awk -v v="$ETCD_VERSION" '{print "replace " $1 " => " $1 " " v}')
+    build_in_wrapper "$dir" go.etcd.io/etcd/server/v3 "$ETCD_VERSION" go.etcd.io/etcd/server/v3 "$out" "$replaces"
     touch "$out.ok"
   fi
   link "$out" etcd
@@ -98,19 +118,11 @@ install_envoy() {
   link "$out" envoy
 }
 
-check_kubectl() {
-  if ! command -v kubectl >/dev/null 2>&1; then
-    log "kubectl is not on PATH; the base image is expected to ship it"
-    exit 1
-  fi
-  link "$(command -v kubectl)" kubectl
-}
 
-install_kube_apiserver
+install_kubernetes
 install_etcd
 install_helm
 install_envoy
-check_kubectl
 
 log "bench in $bench/bin:"
 printf '  %-15s %s\n' \
