@@ -119,15 +119,30 @@ install_envoy() {
 }
 
 
-install_kubernetes
-install_etcd
-install_helm
-install_envoy
+# With arguments, only the named tools (the demo needs just Envoy); without, the whole bench.
+tools=("$@")
+[ ${#tools[@]} -gt 0 ] || tools=(kubernetes etcd helm envoy)
+for tool in "${tools[@]}"; do
+  case $tool in
+    kubernetes | kube-apiserver | kubectl) install_kubernetes ;;
+    etcd) install_etcd ;;
+    helm) install_helm ;;
+    envoy) install_envoy ;;
+    *) log "unknown tool '$tool' (known: kubernetes etcd helm envoy)"; exit 2 ;;
+  esac
+done
 
+version_of() {
+  case $1 in
+    kube-apiserver) "$bench/bin/kube-apiserver" --version ;;
+    etcd) "$bench/bin/etcd" --version | head -n1 ;;
+    envoy) "$bench/bin/envoy" --version | grep -oE '[0-9a-f]{40}/[0-9.]+[^ ]*' ;;
+    helm) "$bench/bin/helm" version --short ;;
+    kubectl) "$bench/bin/kubectl" version --client | head -n1 ;;
+  esac 2>&1
+}
 log "bench in $bench/bin:"
-printf '  %-15s %s\n' \
-  kube-apiserver "$("$bench/bin/kube-apiserver" --version 2>&1 | head -n1)" \
-  etcd "$("$bench/bin/etcd" --version 2>&1 | head -n1)" \
-  envoy "$("$bench/bin/envoy" --version 2>&1 | grep -oE '[0-9a-f]{40}/[0-9.]+[^ ]*' | head -n1)" \
-  helm "$("$bench/bin/helm" version --short 2>&1 | head -n1)" \
-  kubectl "$("$bench/bin/kubectl" version --client 2>&1 | head -n1)" >&2
+for name in kube-apiserver kubectl etcd envoy helm; do
+  [ -e "$bench/bin/$name" ] && printf '  %-15s %s\n' "$name" "$(version_of "$name")" >&2
+done
+exit 0
