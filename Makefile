@@ -43,3 +43,8 @@ test: ## install the bench, then run every test (lint, unit, integration), timin
 	  integration "$(MAKE) --no-print-directory integration"
 
 .PHONY: help deps testenv build generate lint unit integration test
+
+demo: node_modules ## compile examples/coolstore, start local upstreams and Envoy, print curl lines (Ctrl-C stops)
+	npx tsx scripts/demo.ts
+
+.PHONY: demo
