@@ -1,6 +1,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { networkInterfaces } from "node:os";
 import { startHttpbin } from "../../support/upstreams/index.js";
 import type { Httpbin } from "../../support/upstreams/index.js";
 import { httpRequest, waitFor } from "../../support/net.js";
@@ -95,7 +96,39 @@ describe("L10: wildcard Gateway, one domain, access log", () => {
   test("200 from the upstream and an access log line in Istio's format", async () => {
     const response = await httpRequest({ url: gateway!.url(80, "/"), headers: { host: "www.ssoon.dev", "user-agent": "curl/7.81.0" } });
     assert.equal(response.status, 200);
-    const line = await waitFor(() => gateway!.envoy.log().split("\n").find((l) => l.includes('"GET / HTTP/1.1" 200')), { timeoutMs: 5000 });
-    assert.match(line, /^\[\d{4}-\d\d-\d\dT[\d:.]+Z\] "GET \/ HTTP\/1\.1" 200 - via_upstream - "-" 0 \d+ \d+ \d+ "[^"]*" "curl\/7\.81\.0" "[0-9a-f-]+" "www\.ssoon\.dev" "127\.0\.0\.31:\d+" outbound\|80\|\|svc-clusterip\.default\.svc\.cluster\.local /);
+    const line = await waitFor(() => gateway!.envoy.log().split("\n").find((l) => l.includes('"GET / HTTP/1.1" 200')), { timeoutMs: 15_000 });
+    const listenerPort = gateway!.port(80);
+    const pattern = new RegExp(
+      String.raw`^\[\d{4}-\d\d-\d\dT[\d:.]+Z\] "GET / HTTP/1\.1" 200 - via_upstream - "-" 0 \d+ \d+ \d+ "([^"]*)" "curl/7\.81\.0" "[0-9a-f-]+" ` +
+        String.raw`"www\.ssoon\.dev" "127\.0\.0\.31:\d+" outbound\|80\|\|svc-clusterip\.default\.svc\.cluster\.local ` +
+        String.raw`127\.0\.0\.1:\d+ 127\.0\.0\.1:${listenerPort} 127\.0\.0\.1:\d+ - -$`,
+    );
+    const match = pattern.exec(line);
+    assert.ok(match, line);
+    // use_remote_address (as Istio sets it on gateways) appends the peer to x-forwarded-for, but
+    // Envoy appends its own host address instead when the peer is loopback (conn_manager_utility).
+    assert.equal(match[1], envoyLocalAddress(), line);
+  });
+
+  test("a client's x-forwarded-for is kept and the gateway appends to it (no trusted hops)", async () => {
+    const response = await httpRequest({ url: gateway!.url(80, "/xff"), headers: { host: "www.ssoon.dev", "x-forwarded-for": "203.0.113.7" } });
+    assert.equal(response.status, 200);
+    // Checked at the upstream: the access log reaches stdout only at Envoy's file flush interval.
+    const seen = web!.requests.find((request) => request.path === "/xff");
+    assert.equal(seen?.headers["x-forwarded-for"], `203.0.113.7,${envoyLocalAddress()}`);
+    // The real downstream address: Envoy 1.40 treats no peer as internal unless the HCM lists
+    // internal_address_config (Istio's gateways do not), so the edge names its loopback client.
+    assert.equal(seen?.headers["x-envoy-external-address"], "127.0.0.1");
   });
 });
+
+/**
+ * The address Envoy writes into x-forwarded-for for a loopback peer: the host's first non-loopback
+ * IPv4 address (Envoy's local address), or loopback on a host that has none.
+ */
+function envoyLocalAddress(): string {
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .filter((address) => address !== undefined && address.family === "IPv4" && !address.internal);
+  return external[0]?.address ?? "127.0.0.1";
+}
