@@ -377,8 +377,7 @@ function applyTls(input: ClusterPolicyInput, cluster: EnvoyJson, tls: ClientTLSS
 export function applyClusterPolicy(input: ClusterPolicyInput): ClusterPolicyResult {
   const out = reporter(input);
   const cluster: EnvoyJson = structuredClone(input.cluster);
-  // The compiler's model types the policy loosely; the API's generated type is the real shape.
-  const policy = policyForPort(input.policy as TrafficPolicy | undefined, input.ref.port);
+  const policy = policyForPort(input.policy, input.ref.port);
   if (policy.loadBalancer) applyLoadBalancer(cluster, policy.loadBalancer, out);
   if (policy.connectionPool) applyConnectionPool(cluster, policy.connectionPool, out);
   if (policy.outlierDetection) applyOutlierDetection(cluster, policy.outlierDetection, out);

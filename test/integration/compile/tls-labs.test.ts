@@ -190,6 +190,25 @@ function tlsSuite(flavour: "labs" | "generated", load: () => Promise<TlsMaterial
     });
 
     if (flavour === "generated") {
+      test("OPTIONAL_MUTUAL: no client certificate is served; a certificate from another CA is refused", async () => {
+        const stranger = await generatedMaterial();
+        const gw = await restart(
+          "optional-mutual",
+          [
+            material.manifest("gw-mtls").replace("MUTUAL", "OPTIONAL_MUTUAL"),
+            material.manifest("coolstore-vs"),
+            ...services(),
+            secretManifest("istio-system", "webapp-credential-mtls", { "tls.crt": material.webapp.certPem, "tls.key": material.webapp.keyPem, "ca.crt": material.webapp.caChainPem }),
+          ],
+          [443],
+        );
+        assert.deepEqual(gw.result.diagnostics, []);
+        const options = httpsOptions(gw, "webapp.istioinaction.io", material.webapp.caChainPem);
+        assert.equal((await firstResponse(options)).status, 200);
+        assert.equal((await httpRequest({ ...options, cert: material.webappClient.certPem, key: material.webappClient.keyPem })).status, 200);
+        await assert.rejects(httpRequest({ ...options, cert: stranger.webappClient.certPem, key: stranger.webappClient.keyPem }));
+      });
+
       test("a missing credential drops only its server; the other keeps serving", async () => {
         const gw = await restart(
           "missing-credential",
