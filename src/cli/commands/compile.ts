@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
-import { dump } from "js-yaml";
+import { dump, loadAll } from "js-yaml";
 import { compileGateway } from "../../compile/compile.js";
 import { defaultCompileOptions, defaultIngressGatewayProxy } from "../../compile/output.js";
 import { envoyJson } from "../../envoy/cluster.js";
@@ -12,7 +12,13 @@ import { findIngressGatewayService, parseManifests, proxyFromService } from "../
 function manifestFiles(paths: readonly string[]): string[] {
   const files: string[] = [];
   for (const path of paths) {
-    if (statSync(path).isDirectory()) {
+    let isDirectory: boolean;
+    try {
+      isDirectory = statSync(path).isDirectory();
+    } catch (error) {
+      throw new Error(`cannot read ${path}: ${describeFileError(error)}`);
+    }
+    if (isDirectory) {
       for (const entry of readdirSync(path).sort()) {
         if (/\.(ya?ml|json)$/.test(entry)) files.push(join(path, entry));
       }
@@ -21,6 +27,29 @@ function manifestFiles(paths: readonly string[]): string[] {
     }
   }
   return files;
+}
+
+function describeFileError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "ENOENT") return "no such file or directory";
+  if (code === "EACCES") return "permission denied";
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The file's text, after checking that it parses, so a YAML error names its file. */
+function readManifestFile(file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new Error(`cannot read ${file}: ${describeFileError(error)}`);
+  }
+  try {
+    loadAll(text);
+  } catch (error) {
+    throw new Error(`${file}: invalid YAML: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return text;
 }
 
 interface CompileCommandOptions {
@@ -43,7 +72,7 @@ export function registerCompileCommand(program: Command): void {
     .option("--retry-on-503", "Istio <= 1.23 default retry policy (503 retriable)")
     .action((options: CompileCommandOptions) => {
       if (options.output !== "json" && options.output !== "yaml") throw new Error(`unknown output format ${options.output} (json or yaml)`);
-      const texts = manifestFiles(options.filename).map((file) => readFileSync(file, "utf8"));
+      const texts = manifestFiles(options.filename).map(readManifestFile);
       const { inputs } = parseManifests(texts, options.namespace);
       const gatewayService = findIngressGatewayService(inputs.services);
       const proxy = gatewayService ? proxyFromService(gatewayService) : defaultIngressGatewayProxy;
