@@ -44,7 +44,11 @@ test: ## install the bench, then run every test (lint, unit, integration), timin
 
 .PHONY: help deps testenv build generate lint unit integration test
 
-demo: node_modules ## compile examples/coolstore, start local upstreams and Envoy, print curl lines (Ctrl-C stops)
+demo: node_modules ## install Envoy, compile examples/coolstore, start local upstreams and Envoy, print curl lines (Ctrl-C stops)
+	bash scripts/testenv.sh envoy
 	npx tsx scripts/demo.ts
 
-.PHONY: demo
+bench: node_modules ## run the benchmarks on purpose (not a test): compile time and memory by size
+	npx tsx bench/compile.ts
+
+.PHONY: demo bench

@@ -3,35 +3,13 @@ import { checkLabels, checkPortNumber } from "./common.js";
 import type { Findings } from "./findings.js";
 import { at } from "./findings.js";
 import { gatewayHostProblem, isIP } from "./names.js";
+import { envoyCipherSuites } from "../../envoy/cipher-suites.js";
 
 /** Protocols Istio parses on a Gateway port (case-insensitive). */
 const PROTOCOLS = new Set(["HTTP", "HTTPS", "GRPC", "GRPC-WEB", "HTTP2", "HTTP_PROXY", "MONGO", "REDIS", "MYSQL", "TCP", "TLS", "UDP"]);
 const TLS_PROTOCOLS = new Set(["HTTPS", "TLS"]);
 const HTTP_PROTOCOLS = new Set(["HTTP", "HTTP2", "GRPC", "GRPC-WEB", "HTTP_PROXY"]);
 
-/** Cipher suites Envoy (BoringSSL) accepts by name; anything else is ignored by Istio with a warning. */
-const KNOWN_CIPHERS = new Set([
-  "ECDHE-ECDSA-AES128-GCM-SHA256",
-  "ECDHE-RSA-AES128-GCM-SHA256",
-  "ECDHE-ECDSA-AES256-GCM-SHA384",
-  "ECDHE-RSA-AES256-GCM-SHA384",
-  "ECDHE-ECDSA-CHACHA20-POLY1305",
-  "ECDHE-RSA-CHACHA20-POLY1305",
-  "ECDHE-PSK-CHACHA20-POLY1305",
-  "ECDHE-ECDSA-AES128-SHA",
-  "ECDHE-RSA-AES128-SHA",
-  "ECDHE-PSK-AES128-CBC-SHA",
-  "ECDHE-ECDSA-AES256-SHA",
-  "ECDHE-RSA-AES256-SHA",
-  "ECDHE-PSK-AES256-CBC-SHA",
-  "AES128-GCM-SHA256",
-  "AES256-GCM-SHA384",
-  "AES128-SHA",
-  "AES256-SHA",
-  "PSK-AES128-CBC-SHA",
-  "PSK-AES256-CBC-SHA",
-  "DES-CBC3-SHA",
-]);
 /** CBC-mode and 3DES suites: accepted but weak. */
 const WEAK_CIPHER = /-SHA$|DES-CBC3/;
 
@@ -167,7 +145,7 @@ function validateCiphers(ciphers: readonly string[] | undefined, path: string, o
     const itemPath = at(path, index);
     if (seen.has(cipher)) out.warning(itemPath, `duplicate cipher suite "${cipher}" is ignored: list it once`);
     seen.add(cipher);
-    if (!KNOWN_CIPHERS.has(cipher)) out.warning(itemPath, `unsupported cipher suite "${cipher}" is ignored: use an Envoy cipher name such as ECDHE-RSA-AES128-GCM-SHA256`);
+    if (!envoyCipherSuites.has(cipher)) out.warning(itemPath, `unsupported cipher suite "${cipher}" is ignored: use an Envoy cipher name such as ECDHE-RSA-AES128-GCM-SHA256`);
     else if (WEAK_CIPHER.test(cipher)) out.warning(itemPath, `cipher suite "${cipher}" is weak (CBC or 3DES): prefer an AEAD suite such as ECDHE-RSA-AES128-GCM-SHA256`);
   }
 }

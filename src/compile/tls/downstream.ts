@@ -13,6 +13,7 @@ import type { ServerContext } from "../filter-chains/types.js";
 import { namespaceOf } from "../binding.js";
 import { resolveCredential } from "./credentials.js";
 import { sdsSecretConfig } from "./sds.js";
+import { envoyCipherSuites } from "../../envoy/cipher-suites.js";
 
 const downstreamTlsContextType = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext";
 
@@ -28,31 +29,6 @@ const envoyTlsVersion: Record<TLSProtocolVersion, string> = {
 };
 const versionRank: Record<TLSProtocolVersion, number> = { TLS_AUTO: 0, TLSV1_0: 1, TLSV1_1: 2, TLSV1_2: 3, TLSV1_3: 4 };
 
-/**
- * TLS 1.2-and-below cipher suites BoringSSL (Envoy's TLS library) knows, by their OpenSSL names.
- * TLS 1.3 suites are not configurable in Envoy. Envoy refuses the listener for any other name.
- */
-export const supportedCipherSuites: ReadonlySet<string> = new Set([
-  "ECDHE-ECDSA-AES128-GCM-SHA256",
-  "ECDHE-RSA-AES128-GCM-SHA256",
-  "ECDHE-ECDSA-AES256-GCM-SHA384",
-  "ECDHE-RSA-AES256-GCM-SHA384",
-  "ECDHE-ECDSA-CHACHA20-POLY1305",
-  "ECDHE-RSA-CHACHA20-POLY1305",
-  "ECDHE-PSK-CHACHA20-POLY1305",
-  "ECDHE-ECDSA-AES128-SHA",
-  "ECDHE-RSA-AES128-SHA",
-  "ECDHE-PSK-AES128-CBC-SHA",
-  "ECDHE-ECDSA-AES256-SHA",
-  "ECDHE-RSA-AES256-SHA",
-  "ECDHE-PSK-AES256-CBC-SHA",
-  "AES128-GCM-SHA256",
-  "AES256-GCM-SHA384",
-  "AES128-SHA",
-  "AES256-SHA",
-  "PSK-AES128-CBC-SHA",
-  "PSK-AES256-CBC-SHA",
-]);
 
 export interface DownstreamTls {
   transportSocket: EnvoyJson;
@@ -77,7 +53,7 @@ function tlsParams(tls: ServerTLSSettings, ctx: ServerContext, diagnostics: Diag
   if (tls.cipherSuites && tls.cipherSuites.length > 0) {
     const kept: string[] = [];
     tls.cipherSuites.forEach((suite, index) => {
-      if (!supportedCipherSuites.has(suite)) {
+      if (!envoyCipherSuites.has(suite)) {
         diagnostics.push(ctx.serverDiagnostic("warning", `tls.cipherSuites[${index}]`, `cipher suite ${suite} is not supported by Envoy; ignored`));
       } else if (kept.includes(suite)) {
         diagnostics.push(ctx.serverDiagnostic("warning", `tls.cipherSuites[${index}]`, `cipher suite ${suite} is listed twice`));
