@@ -5,7 +5,8 @@
 import type { CompileOptions, Diagnostic, EnvoyResource, GatewayProxy } from "./output.js";
 import type { Snapshot } from "../model/snapshot.js";
 import { resolveShortHost } from "../model/snapshot.js";
-import type { Destination, DestinationRule, Subset, VirtualService } from "../model/istio.js";
+import type { Destination, DestinationRule, Subset, TrafficPolicy, VirtualService } from "../model/istio.js";
+import { effectivePolicy } from "./cluster-policy.js";
 import type { Service, ServicePort } from "../model/kube.js";
 import type { ClusterPolicyApplier, ClusterRef, ClusterResolution } from "./filter-chains/types.js";
 import { clusterLoadAssignment, edsCluster } from "../envoy/cluster.js";
@@ -108,7 +109,7 @@ export function buildClusters(
     const rules = snapshot.destinationRulesForHost(ref.host);
     const rule = rules[0];
     let subsetLabels: Record<string, string> | undefined;
-    let policy = rule?.spec.trafficPolicy;
+    let policy: TrafficPolicy | undefined = rule?.spec.trafficPolicy;
     let policyField = "spec.trafficPolicy";
     if (ref.subset) {
       const found = findSubset(rules, ref.subset);
@@ -126,7 +127,7 @@ export function buildClusters(
         subsetLabels = { "pilotfish.dev/undefined-subset": ref.subset };
       } else {
         subsetLabels = found.subset.labels ?? {};
-        policy = found.subset.trafficPolicy ? { ...(found.rule.spec.trafficPolicy ?? {}), ...found.subset.trafficPolicy } : found.rule.spec.trafficPolicy;
+        policy = effectivePolicy(found.rule, ref.subset, ref.port);
         policyField = found.subset.trafficPolicy ? `spec.subsets[${found.index}].trafficPolicy` : "spec.trafficPolicy";
       }
     }
