@@ -5,7 +5,7 @@
 import type { CompileOptions, Diagnostic, EnvoyResource, GatewayProxy } from "./output.js";
 import type { Snapshot } from "../model/snapshot.js";
 import { resolveShortHost } from "../model/snapshot.js";
-import type { Destination, DestinationRule, Subset, TrafficPolicy, VirtualService } from "../model/istio.js";
+import type { ConsistentHashLB, Destination, DestinationRule, Subset, TrafficPolicy, VirtualService } from "../model/istio.js";
 import { effectivePolicy } from "./cluster-policy.js";
 import type { Service, ServicePort } from "../model/kube.js";
 import type { ClusterPolicyApplier, ClusterRef, ClusterResolution } from "./filter-chains/types.js";
@@ -54,6 +54,16 @@ function findSubset(rules: readonly DestinationRule[], name: string): { rule: De
     if (subset) return { rule, subset, index };
   }
   return undefined;
+}
+
+/**
+ * The consistent-hash settings of the DestinationRule policy that applies to a cluster, in
+ * Istio's merge order (see effectivePolicy); routes to that cluster must carry the hash key.
+ */
+export function consistentHashFor(snapshot: Snapshot, ref: ClusterRef): ConsistentHashLB | undefined {
+  const rules = snapshot.destinationRulesForHost(ref.host);
+  const found = ref.subset ? findSubset(rules, ref.subset) : undefined;
+  return effectivePolicy(found?.rule ?? rules[0], found ? ref.subset : undefined, ref.port).loadBalancer?.consistentHash;
 }
 
 function matchesLabels(labels: Readonly<Record<string, string>> | undefined, wanted: Record<string, string>): boolean {

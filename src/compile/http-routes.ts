@@ -31,6 +31,8 @@ export interface HttpRouteContext {
   gatewayKey: string;
   options: CompileOptions;
   resolve(destination: Destination, field: string): ClusterResolution;
+  /** Envoy `hash_policy` for routes to a cluster whose DestinationRule hashes consistently. */
+  hashPolicyFor?(cluster: ClusterRef): EnvoyJson[];
 }
 
 export interface TranslatedRoutes {
@@ -240,6 +242,7 @@ function routeAction(rule: HTTPRoute, ctx: HttpRouteContext, out: TranslatedRout
 function forwardAction(rule: HTTPRoute, ctx: HttpRouteContext, out: TranslatedRoutes, routeLevel: EnvoyJson): EnvoyJson {
   const action: EnvoyJson = {};
   const weighted: EnvoyJson[] = [];
+  const weightedRefs: ClusterRef[] = [];
   (rule.route ?? []).forEach((target, index) => {
     const field = `${ctx.field}.route[${index}].destination`;
     const resolution = ctx.resolve(target.destination, field);
@@ -254,6 +257,7 @@ function forwardAction(rule: HTTPRoute, ctx: HttpRouteContext, out: TranslatedRo
     const entry: EnvoyJson = { name: resolution.cluster.name, weight };
     applyHeaders(entry, target.headers?.request, target.headers?.response);
     weighted.push(entry);
+    weightedRefs.push(resolution.cluster);
   });
   const only = weighted[0];
   if (weighted.length === 0) {
@@ -275,7 +279,16 @@ function forwardAction(rule: HTTPRoute, ctx: HttpRouteContext, out: TranslatedRo
     out.diagnostics.push(diag(ctx, `${ctx.field}.timeout`, "warning", `invalid timeout ${JSON.stringify(rule.timeout)}; no timeout set`));
   }
   action.timeout = duration(timeoutMs ?? 0);
+  // Like Istio, only a single-destination route hashes; retrying on another host would break
+  // the stickiness, so the previous_hosts predicate goes.
+  const onlyRef = weightedRefs.length === 1 ? weightedRefs[0] : undefined;
+  const hashPolicy = onlyRef ? (ctx.hashPolicyFor?.(onlyRef) ?? []) : [];
+  if (hashPolicy.length > 0) action.hash_policy = hashPolicy;
   const retry = retryPolicy(rule.retries, ctx.options);
+  if (retry && hashPolicy.length > 0) {
+    delete retry.retry_host_predicate;
+    delete retry.host_selection_retry_max_attempts;
+  }
   if (retry) action.retry_policy = retry;
 
   if (rule.rewrite?.uri !== undefined) {

@@ -11,7 +11,8 @@ import type { BoundVirtualService, ClusterRef } from "./filter-chains/types.js";
 import { blackholeVirtualHost, routeConfiguration, virtualHost } from "../envoy/route.js";
 import { parseServerHost } from "./hosts.js";
 import { namespaceOf, resourceKey } from "./binding.js";
-import { destinationWarnings, resolveDestination } from "./clusters.js";
+import { consistentHashFor, destinationWarnings, resolveDestination } from "./clusters.js";
+import { routeHashPolicy } from "./cluster-policy.js";
 import { translateHttpRoute } from "./http-routes.js";
 
 export interface HttpServerInput {
@@ -72,6 +73,7 @@ export function buildRouteConfiguration(
             if ("cluster" in resolution) diagnostics.push(...destinationWarnings(snapshot, resolution.cluster, virtualService, destinationField));
             return resolution;
           },
+          hashPolicyFor: (ref) => routeHashPolicy(consistentHashFor(snapshot, ref)),
         });
       });
       for (const host of served) {

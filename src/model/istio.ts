@@ -3,6 +3,7 @@
  * compiler import them through here so the dependency is in one place.
  */
 export type {
+  ConsistentHashLB,
   CorsPolicy,
   Destination,
   DestinationRule,
