@@ -5,8 +5,7 @@
 import { loadAll } from "js-yaml";
 import type { GatewayProxy } from "../compile/output.js";
 import type { SnapshotInputs } from "./snapshot.js";
-import type { EndpointSlice, Pod, Secret, Service } from "./kube.js";
-import type { DestinationRule, Gateway, VirtualService } from "./istio.js";
+import type { Service } from "./kube.js";
 
 export interface ParsedManifests {
   inputs: Required<SnapshotInputs>;
@@ -21,6 +20,17 @@ function isManifest(value: unknown): value is Manifest {
 }
 
 /** Parses manifests; `namespace` fills in resources without one (like `kubectl -n`). */
+/** Which snapshot input list each understood kind goes to; other kinds are reported as ignored. */
+const listOfKind: Readonly<Record<string, keyof Required<SnapshotInputs>>> = {
+  Gateway: "gateways",
+  VirtualService: "virtualServices",
+  DestinationRule: "destinationRules",
+  Service: "services",
+  EndpointSlice: "endpointSlices",
+  Secret: "secrets",
+  Pod: "pods",
+};
+
 export function parseManifests(texts: readonly string[], namespace = "default"): ParsedManifests {
   const inputs: Required<SnapshotInputs> = { gateways: [], virtualServices: [], destinationRules: [], services: [], endpointSlices: [], secrets: [], pods: [] };
   const lists = inputs as { [K in keyof typeof inputs]: unknown[] };
@@ -33,31 +43,9 @@ export function parseManifests(texts: readonly string[], namespace = "default"):
     }
     if (!doc.metadata?.name) return;
     const resource = { ...doc, metadata: { ...doc.metadata, namespace: doc.metadata.namespace ?? namespace } };
-    switch (doc.kind) {
-      case "Gateway":
-        lists.gateways.push(resource as Gateway);
-        break;
-      case "VirtualService":
-        lists.virtualServices.push(resource as VirtualService);
-        break;
-      case "DestinationRule":
-        lists.destinationRules.push(resource as DestinationRule);
-        break;
-      case "Service":
-        lists.services.push(resource as Service);
-        break;
-      case "EndpointSlice":
-        lists.endpointSlices.push(resource as EndpointSlice);
-        break;
-      case "Secret":
-        lists.secrets.push(resource as Secret);
-        break;
-      case "Pod":
-        lists.pods.push(resource as Pod);
-        break;
-      default:
-        ignored.add(String(doc.kind));
-    }
+    const list = listOfKind[String(doc.kind)];
+    if (list) lists[list].push(resource);
+    else ignored.add(String(doc.kind));
   };
   for (const text of texts) for (const doc of loadAll(text)) add(doc);
   // Like `kubectl apply` of the files in order: a later manifest of the same resource replaces it.
