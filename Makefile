@@ -24,8 +24,9 @@ build: node_modules ## compile TypeScript to dist/
 generate: node_modules ## regenerate CRDs and JSON Schemas from src/api/schema
 	npx tsx scripts/generate-crds.ts
 
-lint: node_modules ## eslint and the TypeScript type check
+lint: node_modules ## eslint, the layer check (.dependency-cruiser.mjs) and the TypeScript type check
 	npx eslint .
+	npx depcruise src --config .dependency-cruiser.mjs --output-type err-long
 	npx tsc -p tsconfig.json --noEmit
 
 unit: node_modules ## fast unit tests (pure code, golden files)

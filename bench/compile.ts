@@ -11,7 +11,7 @@
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { compileGateway } from "../src/compile/compile.js";
-import { defaultIngressGatewayProxy } from "../src/compile/output.js";
+import { defaultIngressGatewayProxy } from "../src/model/proxy.js";
 import type { DestinationRule, Gateway, VirtualService } from "../src/api/index.js";
 import type { EndpointSlice, Service } from "../src/model/kube.js";
 import { buildSnapshot } from "../src/model/snapshot.js";

@@ -2,7 +2,7 @@
  * Which Gateways a proxy runs, which port each server listens on, and which VirtualServices
  * (and which of their hosts) each server serves.
  */
-import type { GatewayProxy } from "./output.js";
+import type { GatewayProxy } from "../model/proxy.js";
 import type { Snapshot } from "../model/snapshot.js";
 import { resolveShortHost } from "../model/snapshot.js";
 import type { Gateway, Server, VirtualService } from "../model/istio.js";

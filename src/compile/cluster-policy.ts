@@ -18,7 +18,8 @@ import type {
   TrafficPolicy,
 } from "../api/index.js";
 import { parseDuration } from "../api/index.js";
-import type { Diagnostic, EnvoyJson, EnvoyResource, JsonValue } from "./output.js";
+import type { Diagnostic } from "./output.js";
+import type { EnvoyJson, EnvoyResource, JsonValue } from "../envoy/resources.js";
 import type { ClusterPolicyInput, ClusterPolicyResult } from "./filter-chains/types.js";
 import { resolveCredential } from "./tls/credentials.js";
 import { sdsSecretConfig } from "./tls/sds.js";

@@ -2,7 +2,9 @@
  * Upstream clusters: naming a cluster for a VirtualService destination, and building each
  * routed cluster once with its endpoints from EndpointSlices.
  */
-import type { CompileOptions, Diagnostic, EnvoyResource, GatewayProxy } from "./output.js";
+import type { CompileOptions, Diagnostic } from "./output.js";
+import type { EnvoyResource } from "../envoy/resources.js";
+import type { GatewayProxy } from "../model/proxy.js";
 import type { Snapshot } from "../model/snapshot.js";
 import { resolveShortHost } from "../model/snapshot.js";
 import type { ConsistentHashLB, Destination, DestinationRule, Subset, TrafficPolicy, VirtualService } from "../model/istio.js";

@@ -2,8 +2,11 @@
  * compileGateway: (snapshot, proxy) → Envoy resources + diagnostics. Pure and deterministic:
  * no I/O, no clock, every output list sorted by name.
  */
-import { byName, defaultCompileOptions, sortDiagnostics } from "./output.js";
-import type { CompileOptions, CompileResult, Diagnostic, EnvoyResource, GatewayProxy } from "./output.js";
+import { defaultCompileOptions, sortDiagnostics } from "./output.js";
+import { byName } from "../envoy/resources.js";
+import type { CompileOptions, CompileResult, Diagnostic } from "./output.js";
+import type { EnvoyResource } from "../envoy/resources.js";
+import type { GatewayProxy } from "../model/proxy.js";
 import type { Snapshot } from "../model/snapshot.js";
 import { gatewayRefs, namespaceOf, resourceKey, selectsProxy } from "./binding.js";
 import { buildListeners } from "./listeners.js";

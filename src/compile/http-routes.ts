@@ -2,7 +2,8 @@
  * One VirtualService `http` rule → Envoy routes (one per match, in order). Pure; destinations are
  * named through the caller so cluster creation stays in one place.
  */
-import type { CompileOptions, Diagnostic, EnvoyJson, JsonValue } from "./output.js";
+import type { CompileOptions, Diagnostic } from "./output.js";
+import type { EnvoyJson, JsonValue } from "../envoy/resources.js";
 import type {
   CorsPolicy,
   Destination,

@@ -2,7 +2,9 @@
  * Listener assembly: the servers of all selected Gateways grouped by listener port, checked for
  * conflicts, and each translated by the builder for its kind.
  */
-import type { CompileOptions, Diagnostic, EnvoyJson, EnvoyResource, GatewayProxy } from "./output.js";
+import type { CompileOptions, Diagnostic } from "./output.js";
+import type { EnvoyJson, EnvoyResource } from "../envoy/resources.js";
+import type { GatewayProxy } from "../model/proxy.js";
 import type { Snapshot } from "../model/snapshot.js";
 import type { Gateway, Server } from "../model/istio.js";
 import type { BoundVirtualService, ClusterRef, ServerContext, ServerKind } from "./filter-chains/types.js";

@@ -4,7 +4,8 @@
  * VirtualServices get one virtual host with the routes of each, in precedence order (Envoy
  * rejects duplicate domains).
  */
-import type { CompileOptions, Diagnostic, EnvoyJson, EnvoyResource } from "./output.js";
+import type { CompileOptions, Diagnostic } from "./output.js";
+import type { EnvoyJson, EnvoyResource } from "../envoy/resources.js";
 import type { Snapshot } from "../model/snapshot.js";
 import type { Gateway, Server } from "../model/istio.js";
 import type { BoundVirtualService, ClusterRef } from "./filter-chains/types.js";

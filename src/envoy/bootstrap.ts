@@ -3,7 +3,7 @@
  * everything inlined as static resources (for `envoy --mode validate`, which checks only the
  * bootstrap and never opens the files a path_config_source names).
  */
-import type { EnvoyJson, EnvoyResources, JsonValue } from "../compile/output.js";
+import type { EnvoyJson, EnvoyResources, JsonValue } from "./resources.js";
 import { envoyJson } from "./cluster.js";
 import { fileConfigSource, layoutFileNames, mapObjects } from "./layout.js";
 import { typeUrl } from "./types.js";

@@ -1,4 +1,4 @@
-import type { EnvoyJson, EnvoyResource } from "../compile/output.js";
+import type { EnvoyJson, EnvoyResource } from "./resources.js";
 import { adsConfigSource, typeUrl } from "./types.js";
 
 /** Istio opens the circuit breakers wide: limits come from DestinationRules, not Envoy defaults. */

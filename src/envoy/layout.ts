@@ -13,7 +13,7 @@
  */
 import { createHash } from "node:crypto";
 import { dump } from "js-yaml";
-import type { EnvoyJson, EnvoyResource, EnvoyResources, JsonValue } from "../compile/output.js";
+import type { EnvoyJson, EnvoyResource, EnvoyResources, JsonValue } from "./resources.js";
 import { envoyJson } from "./cluster.js";
 
 export interface LayoutFile {

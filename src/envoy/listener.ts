@@ -1,4 +1,4 @@
-import type { EnvoyJson, EnvoyResource } from "../compile/output.js";
+import type { EnvoyJson, EnvoyResource } from "./resources.js";
 import { adsConfigSource, filterName, typeUrl } from "./types.js";
 
 /**

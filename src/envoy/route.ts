@@ -1,4 +1,4 @@
-import type { EnvoyJson, EnvoyResource } from "../compile/output.js";
+import type { EnvoyJson, EnvoyResource } from "./resources.js";
 import { typeUrl } from "./types.js";
 
 export function routeConfiguration(name: string, virtualHosts: EnvoyJson[]): EnvoyResource {

@@ -3,7 +3,7 @@
  * typed inputs of a snapshot, plus the gateway proxy they describe. Pure: callers read files.
  */
 import { loadAll } from "js-yaml";
-import type { GatewayProxy } from "../compile/output.js";
+import type { GatewayProxy } from "./proxy.js";
 import type { SnapshotInputs } from "./snapshot.js";
 import type { Service } from "./kube.js";
 

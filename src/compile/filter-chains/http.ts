@@ -2,7 +2,8 @@
  * Plain HTTP servers: every HTTP server on a listener port shares one filter chain, an HCM over
  * RDS with the route configuration `http.<listener port>`.
  */
-import type { CompileOptions, Diagnostic, EnvoyJson, EnvoyResource } from "../output.js";
+import type { CompileOptions, Diagnostic } from "../output.js";
+import type { EnvoyJson, EnvoyResource } from "../../envoy/resources.js";
 import type { Snapshot } from "../../model/snapshot.js";
 import type { ClusterRef } from "./types.js";
 import { httpConnectionManager } from "../../envoy/listener.js";

@@ -6,7 +6,7 @@
  * Gateway's port number, not the listener's). Several HTTPS servers on one port therefore each
  * present their own certificate, chosen by the client's SNI.
  */
-import type { EnvoyJson } from "../output.js";
+import type { EnvoyJson } from "../../envoy/resources.js";
 import type { ServerFilterChainBuilder, ServerFilterChains } from "./types.js";
 import { namespaceOf } from "../binding.js";
 import { downstreamTls, serverNames } from "../tls/downstream.js";

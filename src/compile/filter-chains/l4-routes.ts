@@ -2,7 +2,8 @@
  * What TCP and TLS (passthrough) routes share: whether a match applies to this server, and the
  * weighted clusters of a route's destinations behind one tcp_proxy filter.
  */
-import type { Diagnostic, EnvoyJson } from "../output.js";
+import type { Diagnostic } from "../output.js";
+import type { EnvoyJson } from "../../envoy/resources.js";
 import type { RouteDestination, VirtualService } from "../../api/index.js";
 import type { ClusterRef, ServerContext } from "./types.js";
 import { namespaceOf, resourceKey } from "../binding.js";

@@ -10,7 +10,8 @@
  * AUTO_PASSTHROUGH (SNI `outbound_.<port>_.<subset>_.<host>` to any mesh service) needs clusters
  * for services nothing routes to, which this gateway compiler does not send; it is reported.
  */
-import type { Diagnostic, EnvoyJson } from "../output.js";
+import type { Diagnostic } from "../output.js";
+import type { EnvoyJson } from "../../envoy/resources.js";
 import type { ClusterRef, ServerFilterChainBuilder, ServerFilterChains } from "./types.js";
 import { namespaceOf } from "../binding.js";
 import { covers } from "../hosts.js";

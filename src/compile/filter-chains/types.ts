@@ -5,7 +5,9 @@
  * ServerContext; they return Envoy JSON plus what they need elsewhere (route configurations,
  * SDS secrets, clusters to create) and diagnostics instead of throwing.
  */
-import type { Diagnostic, EnvoyJson, EnvoyResource, GatewayProxy, CompileOptions } from "../output.js";
+import type { Diagnostic, CompileOptions } from "../output.js";
+import type { EnvoyJson, EnvoyResource } from "../../envoy/resources.js";
+import type { GatewayProxy } from "../../model/proxy.js";
 import type { Snapshot } from "../../model/snapshot.js";
 import type { Destination, Gateway, Server, TrafficPolicy, VirtualService } from "../../model/istio.js";
 

@@ -18,7 +18,8 @@
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import type { Secret } from "../../model/kube.js";
 import type { Snapshot } from "../../model/snapshot.js";
-import type { Diagnostic, EnvoyResource } from "../output.js";
+import type { Diagnostic } from "../output.js";
+import type { EnvoyResource } from "../../envoy/resources.js";
 import { caSdsName, certificateSdsName, tlsCertificateSecret, validationContextSecret } from "./sds.js";
 
 /** The resource and field that named the credential, for diagnostics. */

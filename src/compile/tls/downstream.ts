@@ -8,7 +8,8 @@
  * others on its port down.
  */
 import type { ServerTLSSettings, TLSProtocolVersion } from "../../api/index.js";
-import type { Diagnostic, EnvoyJson, EnvoyResource } from "../output.js";
+import type { Diagnostic } from "../output.js";
+import type { EnvoyJson, EnvoyResource } from "../../envoy/resources.js";
 import type { ServerContext } from "../filter-chains/types.js";
 import { namespaceOf } from "../binding.js";
 import { resolveCredential } from "./credentials.js";

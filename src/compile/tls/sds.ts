@@ -3,7 +3,7 @@
  * secret `kubernetes://webapp-credential`, its CA `kubernetes://webapp-credential-cacert`, so
  * `istioctl proxy-config secret` users see what they expect.
  */
-import type { EnvoyJson, EnvoyResource } from "../output.js";
+import type { EnvoyJson, EnvoyResource } from "../../envoy/resources.js";
 
 export const secretTypeUrl = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret";
 

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { compileGateway } from "../../../src/compile/compile.js";
-import { defaultIngressGatewayProxy } from "../../../src/compile/output.js";
+import { defaultIngressGatewayProxy } from "../../../src/model/proxy.js";
 import { parseManifests } from "../../../src/model/manifests.js";
 import { buildSnapshot } from "../../../src/model/snapshot.js";
 

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { covers, intersect, parseServerHost } from "../../../src/compile/hosts.js";
 import { gatewayRefs, listenerPortFor, visibleTo } from "../../../src/compile/binding.js";
-import { defaultIngressGatewayProxy } from "../../../src/compile/output.js";
+import { defaultIngressGatewayProxy } from "../../../src/model/proxy.js";
 import { parseManifests } from "../../../src/model/manifests.js";
 import { escapeFileName, fileLayout } from "../../../src/envoy/layout.js";
 import type { VirtualService } from "../../../src/model/istio.js";
