@@ -5,6 +5,7 @@ SHELL := /bin/bash
 NODE_TEST := node --import tsx --test --test-reporter=spec
 UNIT_TESTS = $(shell find test/unit -name '*.test.ts' | sort)
 INTEGRATION_TESTS = $(shell find test/integration -name '*.test.ts' | sort)
+E2E_TESTS = $(shell find test/e2e -name '*.test.ts' | sort)
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -15,7 +16,7 @@ node_modules: package.json package-lock.json
 
 deps: node_modules ## install npm dependencies
 
-testenv: ## install the real test bench (kube-apiserver, etcd, Envoy, helm) into the cache
+testenv: ## install the real test bench (apiserver, etcd, Envoy, helm, the node's components) into the cache
 	bash scripts/testenv.sh
 
 build: node_modules ## compile TypeScript to dist/
@@ -35,15 +36,28 @@ unit: node_modules ## fast unit tests (pure code, golden files)
 integration: node_modules ## tests against a real kube-apiserver + etcd and a real Envoy
 	$(NODE_TEST) --test-concurrency=1 $(INTEGRATION_TESTS)
 
+e2e: node_modules ## tests on the bench's real node (kubelet, containerd, kube-proxy): pods, volumes, webhooks
+	$(NODE_TEST) --test-concurrency=1 $(E2E_TESTS)
+
+images: node_modules ## build the project's images locally into the bench cache (no registry, no Docker)
+	npx tsx scripts/images/build.ts
+
+cluster: node_modules ## start the bench's single-node Kubernetes for you to use (prints export KUBECONFIG=...)
+	npx tsx scripts/cluster.ts up
+
+cluster-down: ## stop the node that 'make cluster' started and undo its host changes
+	npx tsx scripts/cluster.ts down
+
 test: ## install the bench, then run every test (lint, unit, integration), timing each phase
 	@bash scripts/timed-phases.sh \
 	  deps "$(MAKE) --no-print-directory deps" \
 	  testenv "$(MAKE) --no-print-directory testenv" \
 	  lint "$(MAKE) --no-print-directory lint" \
 	  unit "$(MAKE) --no-print-directory unit" \
-	  integration "$(MAKE) --no-print-directory integration"
+	  integration "$(MAKE) --no-print-directory integration" \
+	  e2e "$(MAKE) --no-print-directory e2e"
 
-.PHONY: help deps testenv build generate lint unit integration test
+.PHONY: help deps testenv build generate lint unit integration e2e images cluster cluster-down test
 
 demo: node_modules ## install Envoy, compile examples/coolstore, start local upstreams and Envoy, print curl lines (Ctrl-C stops)
 	bash scripts/testenv.sh envoy

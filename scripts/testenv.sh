@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs the real test bench (kube-apiserver, kubectl, etcd, Envoy, helm) into a cache
-# folder outside the clone, so a machine that kept the cache reuses it. Idempotent: a tool is
-# rebuilt only when its pinned version changes (each lives in a folder named by its version).
+# Installs the real test bench into a cache folder outside the clone, so a machine that kept the
+# cache reuses it: kube-apiserver, kubectl, etcd, Envoy, helm, and the single node (kubelet,
+# kube-scheduler, kube-controller-manager, kube-proxy, containerd + shim + ctr, pause; Debian's
+# runc, CNI plugins, iptables, conntrack). Idempotent: a tool is rebuilt only when its pinned
+# version changes (each lives in a folder named by its version).
 #
 #   PILOTFISH_BENCH_DIR   where the bench lives (default: ${XDG_CACHE_HOME:-~/.cache}/pilotfish-bench)
 set -euo pipefail
@@ -10,6 +12,9 @@ KUBERNETES_VERSION=v1.36.3
 ETCD_VERSION=v3.6.16
 HELM_VERSION=v3.22.0
 ENVOY_VERSION=1.40.0
+CONTAINERD_VERSION=v2.4.2
+# Debian packages the node needs (installed with apt-get when missing).
+NODE_PACKAGES=(runc containernetworking-plugins iptables conntrack)
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 bench=${PILOTFISH_BENCH_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pilotfish-bench}
@@ -118,17 +123,90 @@ install_envoy() {
   link "$out" envoy
 }
 
+# The node's Kubernetes components come from the same wrapper module as the apiserver: one
+# `go build` of the four commands shares almost every package with it.
+install_node_components() {
+  install_kubernetes
+  local dir="$bench/kubernetes-$KUBERNETES_VERSION" missing=() cmd
+  local ldflags="-X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2)"
+  for cmd in kubelet kube-scheduler kube-controller-manager kube-proxy; do
+    have "$dir/$cmd" || missing+=("$cmd")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "building ${missing[*]} $KUBERNETES_VERSION from the same module (a few minutes the first time)"
+    local packages=()
+    for cmd in "${missing[@]}"; do packages+=("k8s.io/kubernetes/cmd/$cmd"); done
+    (cd "$dir/src" && for p in "${packages[@]}"; do go get -tool "$p"; done && go mod tidy &&
+      CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $ldflags" -o "$dir/" "${packages[@]}")
+    for cmd in "${missing[@]}"; do touch "$dir/$cmd.ok"; done
+  fi
+  for cmd in kubelet kube-scheduler kube-controller-manager kube-proxy; do link "$dir/$cmd" "$cmd"; done
+}
+
+# containerd 2.x, its runc shim and ctr. The shim is found on PATH by containerd, so the three
+# share one folder (bin/containerd/) that the node harness puts first on containerd's PATH.
+install_containerd() {
+  local dir="$bench/containerd-$CONTAINERD_VERSION"
+  if ! have "$dir/containerd"; then
+    log "building containerd $CONTAINERD_VERSION, containerd-shim-runc-v2 and ctr from the Go module"
+    mkdir -p "$dir"
+    GOBIN="$dir" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w -X github.com/containerd/containerd/v2/version.Version=$CONTAINERD_VERSION" \
+      "github.com/containerd/containerd/v2/cmd/containerd@$CONTAINERD_VERSION" \
+      "github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2@$CONTAINERD_VERSION" \
+      "github.com/containerd/containerd/v2/cmd/ctr@$CONTAINERD_VERSION"
+    touch "$dir/containerd.ok"
+  fi
+  ln -sfn "$dir" "$bench/bin/containerd.d"
+  link "$dir/containerd" containerd
+  link "$dir/ctr" ctr
+}
+
+# The pod sandbox's pause process: our own static Go program (images/pause/pause.go), rebuilt
+# when its source changes. No registry is reachable, so every image is built locally.
+install_pause() {
+  local source="$here/../images/pause/pause.go" hash dir
+  hash=$(sha256sum "$source" | cut -c1-12)
+  dir="$bench/pause-$hash"
+  if ! have "$dir/pause"; then
+    log "building the pause binary ($hash)"
+    mkdir -p "$dir/src" && cp "$source" "$dir/src/main.go"
+    printf 'module pilotfish.local/pause\n\ngo 1.22\n' >"$dir/src/go.mod"
+    (cd "$dir/src" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$dir/pause" .)
+    touch "$dir/pause.ok"
+  fi
+  link "$dir/pause" pause
+}
+
+install_node_packages() {
+  local missing=() package
+  for package in "${NODE_PACKAGES[@]}"; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing Debian packages: ${missing[*]}"
+    [ "$(id -u)" = 0 ] || { log "the node needs root to install ${missing[*]} (apt-get)"; exit 1; }
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+install_node() {
+  install_node_packages
+  install_node_components
+  install_containerd
+  install_pause
+}
 
 # With arguments, only the named tools (the demo needs just Envoy); without, the whole bench.
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(kubernetes etcd helm envoy)
+[ ${#tools[@]} -gt 0 ] || tools=(kubernetes etcd helm envoy node)
 for tool in "${tools[@]}"; do
   case $tool in
     kubernetes | kube-apiserver | kubectl) install_kubernetes ;;
     etcd) install_etcd ;;
     helm) install_helm ;;
     envoy) install_envoy ;;
-    *) log "unknown tool '$tool' (known: kubernetes etcd helm envoy)"; exit 2 ;;
+    node) install_node ;;
+    *) log "unknown tool '$tool' (known: kubernetes etcd helm envoy node)"; exit 2 ;;
   esac
 done
 
@@ -139,10 +217,21 @@ version_of() {
     envoy) "$bench/bin/envoy" --version | grep -oE '[0-9a-f]{40}/[0-9.]+[^ ]*' ;;
     helm) "$bench/bin/helm" version --short ;;
     kubectl) "$bench/bin/kubectl" version --client | head -n1 ;;
+    kubelet | kube-scheduler | kube-controller-manager | kube-proxy) "$bench/bin/$1" --version ;;
+    containerd) "$bench/bin/containerd" --version | awk '{print $3}' ;;
+    ctr) "$bench/bin/ctr" --version | awk '{print $3}' ;;
+    pause) echo "$(readlink -f "$bench/bin/pause" | xargs dirname | xargs basename)" ;;
+    runc) runc --version | head -n1 ;;
+    cni-plugins) dpkg-query -W -f '${Version}' containernetworking-plugins ;;
+    iptables) iptables --version ;;
+    conntrack) conntrack --version ;;
   esac 2>&1
 }
 log "bench in $bench/bin:"
-for name in kube-apiserver kubectl etcd envoy helm; do
-  [ -e "$bench/bin/$name" ] && printf '  %-15s %s\n' "$name" "$(version_of "$name")" >&2
+for name in kube-apiserver kubectl etcd envoy helm kubelet kube-scheduler kube-controller-manager kube-proxy containerd ctr pause; do
+  [ -e "$bench/bin/$name" ] && printf '  %-24s %s\n' "$name" "$(version_of "$name")" >&2
 done
+if [ -e "$bench/bin/kubelet" ]; then
+  for name in runc cni-plugins iptables conntrack; do printf '  %-24s %s\n' "$name" "$(version_of "$name")" >&2; done
+fi
 exit 0

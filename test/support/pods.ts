@@ -45,11 +45,12 @@ function ip(...args: string[]): void {
 
 /**
  * Each test process gets its own bridge and /24, derived from its pid, so concurrent test files
- * never share addresses; the third octet is 1..254.
+ * never share addresses; the third octet is 1..126, below the bench node's addresses (node IP
+ * 198.19.127.1, pods 198.19.128.0/17: scripts/node.sh).
  */
 export async function startPodNetwork(): Promise<PodNetwork> {
   if (process.getuid?.() !== 0) throw new Error("pod networks need root (ip netns, veth, bridge)");
-  const id = process.pid % 254 + 1;
+  const id = process.pid % 126 + 1;
   const prefix = `198.19.${id}`;
   const bridge = `pfbr${process.pid}`.slice(0, 15);
   const gateway = `${prefix}.1`;

@@ -1,15 +1,19 @@
 /**
- * Runs one bench upstream as its own process, for "pods" (network namespaces, see pods.ts):
+ * Runs one bench upstream as its own process, for "pods" (network namespaces, see pods.ts) and
+ * as the entrypoint of the test-upstream image (real pods on the bench's node):
  *   serve.ts httpbin|tcp-echo HOST PORT NAME
+ *   serve.ts tls HOST PORT NAME CERT_FILE KEY_FILE
  * Prints "READY <host> <port>" once listening and, for httpbin, "HIT <path> <method>" for every
- * request, which the parent reads from the process output to count hits.
+ * request, which the parent (or `kubectl logs`) reads to count hits.
  */
+import { readFileSync } from "node:fs";
 import { startHttpbin } from "./httpbin.js";
 import { startTcpEcho } from "./tcp-echo.js";
+import { startTlsServer } from "./tls-server.js";
 
-const [kind, host, portText, name] = process.argv.slice(2);
+const [kind, host, portText, name, certFile, keyFile] = process.argv.slice(2);
 if (!kind || !host || !portText || !name) {
-  process.stderr.write("usage: serve.ts httpbin|tcp-echo HOST PORT NAME\n");
+  process.stderr.write("usage: serve.ts httpbin|tcp-echo HOST PORT NAME | serve.ts tls HOST PORT NAME CERT_FILE KEY_FILE\n");
   process.exit(2);
 }
 const port = Number(portText);
@@ -29,8 +33,13 @@ if (kind === "httpbin") {
 } else if (kind === "tcp-echo") {
   const server = await startTcpEcho({ host, port, name });
   process.stdout.write(`READY ${server.host} ${server.port}\n`);
+} else if (kind === "tls" && certFile && keyFile) {
+  const server = await startTlsServer({ host, port, name, cert: readFileSync(certFile), key: readFileSync(keyFile) });
+  process.stdout.write(`READY ${server.host} ${server.port}\n`);
 } else {
-  process.stderr.write(`unknown upstream kind ${kind}\n`);
+  process.stderr.write(`unknown upstream kind ${kind} (or missing CERT_FILE KEY_FILE for tls)\n`);
   process.exit(2);
 }
+// PID 1 in a container gets no default signal handlers: exit on both.
 process.once("SIGTERM", () => process.exit(0));
+process.once("SIGINT", () => process.exit(0));

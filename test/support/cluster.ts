@@ -1,0 +1,154 @@
+import { execFile, execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach } from "node:test";
+import { promisify } from "node:util";
+import { KubeConfig } from "@kubernetes/client-node";
+import { buildImages } from "../../scripts/images/build.js";
+import type { ImageName } from "../../scripts/images/specs.js";
+import { runKubectl } from "./control-plane.js";
+import type { CommandResult, KubectlOptions } from "./control-plane.js";
+import { benchDir, repoRoot } from "./paths.js";
+import { cleanupAtExit } from "./processes.js";
+
+/**
+ * A real single-node Kubernetes (scripts/node.sh): etcd, kube-apiserver, controller-manager,
+ * scheduler, containerd + runc, kubelet, kube-proxy and a CNI bridge, with the project's images
+ * imported. For tests that involve a pod: ConfigMap volumes, webhooks on pod CREATE, init
+ * containers, NodePorts. Tests that need only the API use the lighter control-plane.ts.
+ *
+ * One node can run on the machine at a time (the kubelet and CNI use fixed host paths). With
+ * PILOTFISH_CLUSTER_DIR set to the folder of a running node (`make cluster` prints it), tests
+ * use that node and leave it running; otherwise each test file starts its own and stops it.
+ */
+export interface Cluster {
+  dir: string;
+  kubeconfigPath: string;
+  /** The node's InternalIP: NodePorts answer here, and the apiserver listens here. */
+  nodeIp: string;
+  /** Milliseconds to bring the node up (0 when an existing node was reused). */
+  startupMs: number;
+  /** Image references as pods name them, by image name. */
+  images: Readonly<Partial<Record<ImageName, string>>>;
+  kubectl(args: readonly string[], options?: KubectlOptions): Promise<CommandResult>;
+  /** Like kubectl, but throws with kubectl's stderr on a non-zero exit; returns stdout. */
+  kubectlOk(args: readonly string[], options?: KubectlOptions): Promise<string>;
+  kubeConfig(): KubeConfig;
+  /** One component's log (kubelet, containerd, kube-apiserver...), or the tails of all. */
+  logs(component?: string): string;
+  stop(): Promise<void>;
+}
+
+export interface StartClusterOptions {
+  /** Images to import besides pause (the sandbox image, always imported). */
+  images?: readonly ImageName[];
+}
+
+const nodeScript = join(repoRoot, "scripts", "node.sh");
+const execFileAsync = promisify(execFile);
+
+export async function startCluster(options: StartClusterOptions = {}): Promise<Cluster> {
+  const started = Date.now();
+  const names: ImageName[] = ["pause", ...(options.images ?? []).filter((name) => name !== "pause")];
+  const built = buildImages(names, benchDir());
+  const images = Object.fromEntries(names.map((name, index) => [name, built[index]?.reference ?? ""])) as Partial<Record<ImageName, string>>;
+  const imagesMs = Date.now() - started;
+
+  const shared = process.env.PILOTFISH_CLUSTER_DIR;
+  if (shared) {
+    if (!existsSync(join(shared, "kubeconfig"))) throw new Error(`PILOTFISH_CLUSTER_DIR=${shared} holds no running node (no kubeconfig)`);
+    for (const image of built) {
+      execFileSync(join(benchDir(), "bin", "ctr"), ["--address", join(shared, "containerd", "containerd.sock"), "--namespace", "k8s.io", "images", "import", image.tarball], { stdio: "pipe" });
+    }
+    return clusterAt(shared, 0, images, async () => undefined);
+  }
+
+  const dir = mkdtempSync(join(tmpdir(), "pilotfish-node-"));
+  const down = (): void => {
+    try {
+      execFileSync("bash", [nodeScript, "down", dir], { stdio: ["ignore", "ignore", "pipe"] });
+    } catch (error) {
+      process.stderr.write(`[cluster] teardown of ${dir} failed: ${(error as Error).message}\n`);
+    }
+  };
+  const forget = cleanupAtExit(down);
+  try {
+    const { stderr } = await execFileAsync("bash", [nodeScript, "up", dir, ...built.map((image) => image.tarball)], { maxBuffer: 16 * 1024 * 1024 });
+    const startupMs = Date.now() - started;
+    process.stderr.write(`[cluster] images ${imagesMs} ms (${built.map((image) => `${image.reference}${image.cached ? "" : " built"}`).join(", ")})\n${stderr}[cluster] up in ${startupMs} ms\n`);
+    return clusterAt(dir, startupMs, images, async () => {
+      forget();
+      const { stderr: downLog } = await execFileAsync("bash", [nodeScript, "down", dir]);
+      process.stderr.write(downLog);
+    });
+  } catch (error) {
+    const failure = error as Error & { stderr?: string };
+    const logs = nodeLogs(dir);
+    down();
+    forget();
+    throw new Error(`the node failed to start: ${failure.message}\n${failure.stderr ?? ""}\n${logs}`);
+  }
+}
+
+function nodeLogs(dir: string, component?: string): string {
+  try {
+    return execFileSync("bash", [nodeScript, "logs", dir, ...(component ? [component] : [])], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  } catch {
+    return "(no node logs)";
+  }
+}
+
+function clusterAt(dir: string, startupMs: number, images: Partial<Record<ImageName, string>>, stop: () => Promise<void>): Cluster {
+  const kubeconfigPath = join(dir, "kubeconfig");
+  return {
+    dir,
+    kubeconfigPath,
+    nodeIp: readFileSync(join(dir, "node-ip"), "utf8").trim(),
+    startupMs,
+    images,
+    kubectl: (args, options) => runKubectl(kubeconfigPath, args, options),
+    kubectlOk: async (args, options) => {
+      const result = await runKubectl(kubeconfigPath, args, options);
+      if (result.code !== 0) throw new Error(`kubectl ${args.join(" ")} exited ${result.code}: ${result.stderr.trim()}`);
+      return result.stdout;
+    },
+    kubeConfig: () => {
+      const config = new KubeConfig();
+      config.loadFromFile(kubeconfigPath);
+      return config;
+    },
+    logs: (component) => nodeLogs(dir, component),
+    stop,
+  };
+}
+
+/**
+ * When a test fails, prints what explains it: the pods of the given namespaces (`kubectl get
+ * -o wide`, `describe`, container logs) and the tails of the kubelet's and containerd's logs.
+ */
+export function printClusterStateOnFailure(cluster: () => Cluster | undefined, namespaces: () => readonly string[]): void {
+  afterEach(async (context) => {
+    const outcome = context as { passed?: boolean; name: string };
+    const current = cluster();
+    if (outcome.passed !== false || !current) return;
+    let report = `\n----- cluster state (test "${outcome.name}" failed) -----\n`;
+    for (const namespace of namespaces()) {
+      for (const args of [["get", "pods,svc,endpointslices,cm,events", "-o", "wide"], ["describe", "pods"]]) {
+        const result = await current.kubectl(args, { namespace });
+        report += `$ kubectl -n ${namespace} ${args.join(" ")}\n${result.stdout}${result.stderr}`;
+      }
+      const pods = await current.kubectl(["get", "pods", "-o", "name"], { namespace });
+      for (const pod of pods.stdout.split("\n").filter(Boolean)) {
+        const result = await current.kubectl(["logs", pod, "--all-containers", "--tail=40"], { namespace });
+        report += `$ kubectl -n ${namespace} logs ${pod}\n${result.stdout}${result.stderr}`;
+      }
+    }
+    for (const component of ["kubelet", "containerd"]) report += `----- ${component} (last 60 lines) -----\n${tailLines(current.logs(component), 60)}\n`;
+    process.stderr.write(`${report}\n----- end of cluster state -----\n`);
+  });
+}
+
+function tailLines(text: string, lines: number): string {
+  return text.split("\n").slice(-lines).join("\n");
+}
