@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { registerAnalyzeCommand } from "./commands/analyze.js";
 import { registerCompileCommand } from "./commands/compile.js";
+import { registerOperatorCommand } from "./commands/operator.js";
 import { readPackageInfo } from "./package-info.js";
 
 // Builds the command tree; kept apart from main.ts so tests can parse arguments without
@@ -18,5 +19,6 @@ export function buildProgram(): Command {
     .configureHelp({ sortSubcommands: true });
   registerAnalyzeCommand(program);
   registerCompileCommand(program);
+  registerOperatorCommand(program);
   return program;
 }

@@ -1,0 +1,145 @@
+/**
+ * `pilotfish operator`: watch the cluster, compile every gateway proxy, publish its config as
+ * ConfigMaps + a Secret that the gateway pods mount. Runs until SIGTERM/SIGINT.
+ *
+ * Exit codes: 0 stopped by SIGTERM or SIGINT; 1 could not start (invalid flag value, kubeconfig
+ * unreadable, health/metrics address in use). Once running, API errors are retried, never fatal.
+ */
+import { existsSync } from "node:fs";
+import { InvalidArgumentError } from "commander";
+import type { Command } from "commander";
+import { KubeConfig } from "@kubernetes/client-node";
+import { serve } from "../../controllers/http-server.js";
+import { createLogger, logLevels } from "../../controllers/log.js";
+import type { LogFormat, LogLevel } from "../../controllers/log.js";
+import { OperatorMetrics } from "../../controllers/metrics.js";
+import { Operator } from "../../controllers/operator.js";
+import { defaultAdminPort, defaultStatusPort } from "../../publish/bootstrap.js";
+
+interface OperatorCommandOptions {
+  kubeconfig?: string;
+  namespace: string;
+  proxyConfigDir: string;
+  healthAddr: string;
+  metricsAddr: string;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+  debounce: number;
+  debounceMax: number;
+  concurrency: number;
+  maxFileSubscriptions: number;
+  proxyAdminPort: number;
+  proxyStatusPort: number;
+  retryOn503?: boolean;
+}
+
+function integer(min: number, max: number) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < min || parsed > max) throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
+    return parsed;
+  };
+}
+
+function oneOf<T extends string>(values: readonly T[]) {
+  return (value: string): T => {
+    if (!(values as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${values.join(", ")}`);
+    return value as T;
+  };
+}
+
+/** --kubeconfig, else in-cluster (a pod's ServiceAccount), else $KUBECONFIG / ~/.kube/config. */
+export function loadKubeConfig(path: string | undefined): { config: KubeConfig; from: string } {
+  const config = new KubeConfig();
+  if (path) {
+    if (!existsSync(path)) throw new Error(`kubeconfig ${path} does not exist`);
+    config.loadFromFile(path);
+    return { config, from: path };
+  }
+  if (process.env.KUBERNETES_SERVICE_HOST && existsSync("/var/run/secrets/kubernetes.io/serviceaccount/token")) {
+    config.loadFromCluster();
+    return { config, from: "in-cluster service account" };
+  }
+  config.loadFromDefault();
+  if (!config.getCurrentCluster()) throw new Error("no kubeconfig: pass --kubeconfig, set $KUBECONFIG, or run in a pod");
+  return { config, from: process.env.KUBECONFIG ? `$KUBECONFIG (${process.env.KUBECONFIG})` : "~/.kube/config" };
+}
+
+export function registerOperatorCommand(program: Command): void {
+  program
+    .command("operator")
+    .description(
+      "run the operator: watch Gateways, VirtualServices, DestinationRules and what they use, compile the config of every gateway " +
+        'proxy (a Deployment labelled pilotfish.io/gateway: "true") and publish it as ConfigMaps pilotfish-<proxy>-{lds,rds,cds,eds} ' +
+        "and Secret pilotfish-<proxy>-sds in the proxy's namespace. Exit codes: 0 stopped by SIGTERM/SIGINT, 1 could not start.",
+    )
+    .option("--kubeconfig <file>", "kubeconfig to use; default: in-cluster service account, else $KUBECONFIG or ~/.kube/config")
+    .option("--namespace <namespace>", "namespace the operator runs in (its Events and, later, its Lease)", "istio-system")
+    .option(
+      "--proxy-config-dir <dir>",
+      "where gateway pods mount the published objects (a projected volume of the five); written into the bootstrap's file paths",
+      "/etc/pilotfish/proxy",
+    )
+    .option("--health-addr <addr>", "serve /healthz and /readyz here ([host]:port)", ":15080")
+    .option("--metrics-addr <addr>", "serve Prometheus /metrics here ([host]:port; may equal --health-addr)", ":15014")
+    .option("--log-level <level>", `log level: ${logLevels.join(", ")}`, oneOf(logLevels), "info")
+    .option("--log-format <format>", "log format: json (one object per line) or text", oneOf(["json", "text"] as const), "text")
+    .option("--debounce <ms>", "quiet time that ends a burst of changes; the first change after a quiet period is published at once", integer(0, 60_000), 100)
+    .option("--debounce-max <ms>", "longest a change waits while a burst goes on", integer(0, 600_000), 500)
+    .option("--concurrency <n>", "proxies compiled and published at the same time", integer(1, 64), 2)
+    .option(
+      "--max-file-subscriptions <n>",
+      "most file subscriptions (inotify instances: LDS + CDS + one per RDS/EDS/SDS file) a proxy's config may need; above it the last good config stays",
+      integer(2, 100_000),
+      32,
+    )
+    .option("--proxy-admin-port <port>", "Envoy admin port in the gateway bootstrap (127.0.0.1 only)", integer(1, 65535), defaultAdminPort)
+    .option("--proxy-status-port <port>", "gateway readiness port (/healthz/ready) in the bootstrap", integer(1, 65535), defaultStatusPort)
+    .option("--retry-on-503", "Istio <= 1.23 default retry policy (503 retriable)")
+    .action(async (options: OperatorCommandOptions) => {
+      const logger = createLogger(options.logLevel, options.logFormat);
+      const { config, from } = loadKubeConfig(options.kubeconfig);
+      const metrics = new OperatorMetrics();
+      const operator = new Operator({
+        kubeConfig: config,
+        proxyConfigDir: options.proxyConfigDir.replace(/\/+$/, "") || "/",
+        proxyAdminPort: options.proxyAdminPort,
+        proxyStatusPort: options.proxyStatusPort,
+        maxFileSubscriptions: options.maxFileSubscriptions,
+        debounceMs: options.debounce,
+        debounceMaxMs: Math.max(options.debounceMax, options.debounce),
+        concurrency: options.concurrency,
+        compileOptions: { defaultRetryOn503: options.retryOn503 === true },
+        logger,
+        metrics,
+      });
+      logger.info(
+        `pilotfish operator watching ${operator.server} (kubeconfig: ${from}) in all namespaces: ${Operator.watches().join(", ")}; ` +
+          `publishing for Deployments labelled pilotfish.io/gateway=true, config dir ${options.proxyConfigDir}, namespace ${options.namespace}`,
+      );
+      const servers = [];
+      const sameAddress = options.healthAddr === options.metricsAddr;
+      const health = await serve(options.healthAddr, { health: true, ready: () => operator.ready(), metrics: sameAddress ? metrics.registry : undefined });
+      servers.push(health);
+      logger.info(`serving /healthz and /readyz${sameAddress ? " and /metrics" : ""} on ${health.address}`);
+      if (!sameAddress) {
+        const metricsServer = await serve(options.metricsAddr, { health: false, ready: () => operator.ready(), metrics: metrics.registry });
+        servers.push(metricsServer);
+        logger.info(`serving /metrics on ${metricsServer.address}`);
+      }
+      operator.start();
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string): void => {
+          logger.info(`${signal}: stopping`);
+          resolve();
+        };
+        process.once("SIGTERM", () => stop("SIGTERM"));
+        process.once("SIGINT", () => stop("SIGINT"));
+      });
+      await operator.stop();
+      await Promise.all(servers.map((server) => server.close()));
+      logger.info("stopped");
+      // Watches hold sockets open; the work is done, so leave now.
+      process.exit(0);
+    });
+}

@@ -1,0 +1,56 @@
+/**
+ * Warning Events on a gateway Deployment (core/v1 Events: what `kubectl describe deployment`
+ * shows). De-duplicated per proxy: the same reason and message are reported once until the
+ * condition clears, so a config that stays over budget does not flood the namespace.
+ */
+import { hostname } from "node:os";
+
+export interface EventApi {
+  create(path: string, body: Record<string, unknown>): Promise<unknown>;
+}
+
+export interface EventSubject {
+  namespace: string;
+  name: string;
+  uid: string;
+}
+
+export class EventRecorder {
+  readonly #api: EventApi;
+  readonly #last = new Map<string, string>();
+  readonly #instance = hostname();
+
+  constructor(api: EventApi) {
+    this.#api = api;
+  }
+
+  /** Reports a warning unless the same one is already reported for this Deployment. */
+  async warn(subject: EventSubject, reason: string, message: string): Promise<boolean> {
+    const key = `${subject.namespace}/${subject.name}`;
+    const fingerprint = `${reason}\n${message}`;
+    if (this.#last.get(key) === fingerprint) return false;
+    const now = new Date().toISOString();
+    await this.#api.create(`/api/v1/namespaces/${encodeURIComponent(subject.namespace)}/events`, {
+      apiVersion: "v1",
+      kind: "Event",
+      metadata: { generateName: `${subject.name}.`, namespace: subject.namespace },
+      involvedObject: { apiVersion: "apps/v1", kind: "Deployment", name: subject.name, namespace: subject.namespace, uid: subject.uid },
+      reason,
+      message: message.slice(0, 1024),
+      type: "Warning",
+      source: { component: "pilotfish" },
+      reportingComponent: "pilotfish",
+      reportingInstance: this.#instance,
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    });
+    this.#last.set(key, fingerprint);
+    return true;
+  }
+
+  /** The condition cleared: the next warning is reported again. */
+  clear(subject: { namespace: string; name: string }): void {
+    this.#last.delete(`${subject.namespace}/${subject.name}`);
+  }
+}

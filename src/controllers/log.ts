@@ -1,0 +1,38 @@
+/**
+ * The operator's logger: winston, one line per event, JSON (for log pipelines) or text (for
+ * people). Every line about a proxy or a resource carries it as a field (`proxy`, `resource`),
+ * which text format prints in brackets right after the level.
+ */
+import winston from "winston";
+
+export type LogFormat = "json" | "text";
+export const logLevels = ["error", "warn", "info", "debug"] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+export interface Logger {
+  error(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  debug(message: string, fields?: Record<string, unknown>): void;
+}
+
+const textLine = winston.format.printf((info) => {
+  const { level, message, timestamp, proxy, resource, ...rest } = info as Record<string, unknown>;
+  const subject = [proxy ? `proxy=${String(proxy)}` : "", resource ? `resource=${String(resource)}` : ""].filter(Boolean).join(" ");
+  const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : "";
+  return `${String(timestamp)} ${String(level).padEnd(5)} ${subject ? `[${subject}] ` : ""}${String(message)}${extra}`;
+});
+
+export function createLogger(level: LogLevel, format: LogFormat, stream: NodeJS.WritableStream = process.stderr): Logger {
+  const logger = winston.createLogger({
+    level,
+    format: winston.format.combine(winston.format.timestamp(), format === "json" ? winston.format.json() : textLine),
+    transports: [new winston.transports.Stream({ stream })],
+  });
+  return {
+    error: (message, fields) => logger.error(message, fields ?? {}),
+    warn: (message, fields) => logger.warn(message, fields ?? {}),
+    info: (message, fields) => logger.info(message, fields ?? {}),
+    debug: (message, fields) => logger.debug(message, fields ?? {}),
+  };
+}

@@ -1,0 +1,55 @@
+/** The operator's Prometheus metrics (prom-client), in one registry of its own. */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export class OperatorMetrics {
+  readonly registry = new Registry();
+  readonly queueDepth = new Gauge({ name: "pilotfish_queue_depth", help: "Proxies waiting to be recompiled (debounce, back-off or a free worker)", registers: [this.registry] });
+  readonly compileSeconds = new Histogram({
+    name: "pilotfish_compile_duration_seconds",
+    help: "Snapshot build and compile time per proxy reconcile",
+    labelNames: ["proxy"],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly publishSeconds = new Histogram({
+    name: "pilotfish_publish_duration_seconds",
+    help: "Time to write (or decide not to write) a proxy's published objects",
+    labelNames: ["proxy"],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly publishes = new Counter({
+    name: "pilotfish_publishes_total",
+    help: "Published-object decisions by proxy, object (lds, rds, cds, eds, sds) and result (written, unchanged)",
+    labelNames: ["proxy", "object", "result"],
+    registers: [this.registry],
+  });
+  readonly refusals = new Counter({
+    name: "pilotfish_publish_refusals_total",
+    help: "Configs not published (last good kept), by reason: Inconsistent, TooLarge, OverSubscriptionBudget",
+    labelNames: ["proxy", "reason"],
+    registers: [this.registry],
+  });
+  readonly errors = new Counter({
+    name: "pilotfish_errors_total",
+    help: "Errors by stage: reconcile (retried with back-off), informer (watch restarted), event",
+    labelNames: ["stage"],
+    registers: [this.registry],
+  });
+  readonly fileSubscriptions = new Gauge({
+    name: "pilotfish_file_subscriptions",
+    help: "File subscriptions (inotify instances) the proxy's config needs in file mode",
+    labelNames: ["proxy"],
+    registers: [this.registry],
+  });
+  readonly invalidResources = new Counter({
+    name: "pilotfish_invalid_resources_total",
+    help: "Istio resource versions skipped because they failed validation",
+    labelNames: ["kind"],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: "pilotfish_process_" });
+  }
+}

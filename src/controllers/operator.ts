@@ -1,0 +1,227 @@
+/**
+ * The operator loop: informers (KubeSource) → work queue keyed by proxy → reconcile:
+ * snapshot → compileGateway → publish plan → ConfigMaps/Secret.
+ *
+ * Level-based (controller-runtime's model): a key says "make this proxy's published objects
+ * match the world", the reconcile reads the informers' current state, never an event. Which
+ * proxies a change affects: a gateway Deployment's change affects that proxy; any other change
+ * may affect every proxy (a Service can be a destination or a gateway's port map, a Gateway's
+ * selector can match any proxy), so all proxies are queued. That costs one compile per proxy —
+ * proxies are few — and the publisher writes only objects whose content changed.
+ */
+import type { KubeConfig } from "@kubernetes/client-node";
+import { compileGateway } from "../compile/compile.js";
+import { defaultCompileOptions } from "../compile/output.js";
+import type { CompileOptions, Diagnostic } from "../compile/output.js";
+import { buildSnapshot } from "../model/snapshot.js";
+import type { Snapshot } from "../model/snapshot.js";
+import { gatewayBootstrapYaml } from "../publish/bootstrap.js";
+import { planPublish } from "../publish/plan.js";
+import { Publisher } from "../publish/publisher.js";
+import { KubeRest } from "../sources/kube/rest.js";
+import { KubeSource, describeError } from "../sources/kube/source.js";
+import type { GatewayDeployment, SourceChange } from "../sources/kube/source.js";
+import { EventRecorder } from "./events.js";
+import type { Logger } from "./log.js";
+import type { OperatorMetrics } from "./metrics.js";
+import { WorkQueue } from "./queue.js";
+
+export interface OperatorOptions {
+  kubeConfig: KubeConfig;
+  /** Where the gateway pods mount the five published objects. */
+  proxyConfigDir: string;
+  proxyAdminPort: number;
+  proxyStatusPort: number;
+  maxFileSubscriptions: number;
+  debounceMs: number;
+  debounceMaxMs: number;
+  concurrency: number;
+  compileOptions?: CompileOptions;
+  logger: Logger;
+  metrics: OperatorMetrics;
+}
+
+type ProxyKey = string;
+
+const keyOf = (deployment: { namespace: string; name: string }): ProxyKey => `${deployment.namespace}/${deployment.name}`;
+
+export class Operator {
+  readonly #options: OperatorOptions;
+  readonly #log: Logger;
+  readonly #metrics: OperatorMetrics;
+  readonly #rest: KubeRest;
+  readonly #source: KubeSource;
+  readonly #queue: WorkQueue<ProxyKey>;
+  readonly #publisher: Publisher;
+  readonly #events: EventRecorder;
+  #synced = false;
+  /** Proxies known at the first sync that have not yet finished a reconcile. */
+  #firstRound: Set<ProxyKey> | undefined;
+  #snapshot: { generation: number; snapshot: Snapshot } | undefined;
+  readonly #diagnosticsSeen = new Map<ProxyKey, string>();
+  readonly #refusalSeen = new Map<ProxyKey, string>();
+
+  constructor(options: OperatorOptions) {
+    this.#options = options;
+    this.#log = options.logger;
+    this.#metrics = options.metrics;
+    this.#rest = new KubeRest(options.kubeConfig);
+    this.#publisher = new Publisher(this.#rest);
+    this.#events = new EventRecorder(this.#rest);
+    this.#queue = new WorkQueue<ProxyKey>(
+      (key) => this.#reconcile(key),
+      { quietMs: options.debounceMs, maxDelayMs: options.debounceMaxMs, concurrency: options.concurrency },
+      (report) => {
+        this.#metrics.queueDepth.set(this.#queue.depth());
+        if (report.ok) return;
+        this.#metrics.errors.inc({ stage: "reconcile" });
+        this.#log.error(`reconcile failed (attempt ${report.failures}), retrying in ${report.retryInMs} ms: ${describeError(report.error)}`, { proxy: report.key });
+      },
+    );
+    this.#source = new KubeSource(this.#rest, options.kubeConfig, {
+      onChange: (change) => this.#onChange(change),
+      onSynced: () => this.#onSynced(),
+      onInformerError: () => this.#metrics.errors.inc({ stage: "informer" }),
+      onInvalidResource: (kind) => this.#metrics.invalidResources.inc({ kind }),
+    }, this.#log);
+  }
+
+  static watches(): string[] {
+    return KubeSource.describeWatches();
+  }
+
+  get server(): string {
+    return this.#rest.server;
+  }
+
+  start(): void {
+    this.#source.start();
+  }
+
+  ready(): { ready: boolean; reason: string } {
+    if (!this.#synced) return { ready: false, reason: "informers not synced yet" };
+    if (this.#firstRound && this.#firstRound.size > 0) return { ready: false, reason: `first publish pending for ${[...this.#firstRound].join(", ")}` };
+    return { ready: true, reason: "ready" };
+  }
+
+  /** Resolves when no reconcile is waiting or running (tests and benchmarks). */
+  drained(): Promise<void> {
+    return this.#queue.drained();
+  }
+
+  async stop(): Promise<void> {
+    await this.#source.stop();
+    await this.#queue.shutDown();
+  }
+
+  #onSynced(): void {
+    this.#synced = true;
+    const deployments = this.#source.gatewayDeployments();
+    this.#firstRound = new Set(deployments.map(keyOf));
+    this.#log.info(`informers synced: ${deployments.length} gateway proxies (${deployments.map(keyOf).join(", ") || "none"})`);
+    for (const deployment of deployments) this.#add(keyOf(deployment));
+  }
+
+  #onChange(change: SourceChange): void {
+    this.#log.debug(`${change.type} ${change.kind} ${change.namespace}/${change.name}`, { resource: `${change.kind}/${change.namespace}/${change.name}` });
+    if (!this.#synced) return;
+    if (change.kind === "Deployment") {
+      this.#add(`${change.namespace}/${change.name}`);
+      return;
+    }
+    for (const deployment of this.#source.gatewayDeployments()) this.#add(keyOf(deployment));
+  }
+
+  #add(key: ProxyKey): void {
+    this.#queue.add(key);
+    this.#metrics.queueDepth.set(this.#queue.depth());
+  }
+
+  /** One snapshot per source generation, shared by every proxy compiled from it. */
+  #currentSnapshot(): Snapshot {
+    const generation = this.#source.generation;
+    if (this.#snapshot?.generation !== generation) this.#snapshot = { generation, snapshot: buildSnapshot(this.#source.inputs()) };
+    return this.#snapshot.snapshot;
+  }
+
+  async #reconcile(key: ProxyKey): Promise<void> {
+    this.#metrics.queueDepth.set(this.#queue.depth());
+    const deployment = this.#source.gatewayDeployments().find((candidate) => keyOf(candidate) === key);
+    if (!deployment) {
+      // Deleted: its objects go with it (ownerReference); forget what was published.
+      const [namespace = "", name = ""] = key.split("/");
+      this.#publisher.forget({ namespace, name });
+      this.#events.clear({ namespace, name });
+      this.#diagnosticsSeen.delete(key);
+      this.#refusalSeen.delete(key);
+      this.#firstRound?.delete(key);
+      this.#metrics.fileSubscriptions.remove({ proxy: key });
+      this.#log.info("gateway proxy gone; its published objects are garbage-collected with the Deployment", { proxy: key });
+      return;
+    }
+    const compileStarted = performance.now();
+    const result = compileGateway(this.#currentSnapshot(), deployment.proxy, this.#options.compileOptions ?? defaultCompileOptions);
+    this.#metrics.compileSeconds.observe({ proxy: key }, (performance.now() - compileStarted) / 1000);
+    this.#logDiagnostics(key, result.diagnostics);
+
+    const publishStarted = performance.now();
+    const bootstrapYaml = gatewayBootstrapYaml({
+      configDir: this.#options.proxyConfigDir,
+      adminPort: this.#options.proxyAdminPort,
+      statusPort: this.#options.proxyStatusPort,
+      proxyName: deployment.name,
+      proxyNamespace: deployment.namespace,
+    });
+    const planned = planPublish(result.resources, deployment, {
+      configDir: this.#options.proxyConfigDir,
+      bootstrapYaml,
+      maxFileSubscriptions: this.#options.maxFileSubscriptions,
+    });
+    this.#metrics.fileSubscriptions.set({ proxy: key }, planned.ok ? planned.plan.fileSubscriptions : planned.fileSubscriptions);
+    if (!planned.ok) {
+      await this.#refuse(key, deployment, planned.reason, planned.message);
+      this.#firstRound?.delete(key);
+      return;
+    }
+    const outcome = await this.#publisher.publish(planned.plan, deployment);
+    this.#metrics.publishSeconds.observe({ proxy: key }, (performance.now() - publishStarted) / 1000);
+    for (const write of outcome.writes) this.#metrics.publishes.inc({ proxy: key, object: write.group, result: "written" });
+    for (const group of outcome.unchanged) this.#metrics.publishes.inc({ proxy: key, object: group, result: "unchanged" });
+    if (this.#refusalSeen.delete(key)) this.#events.clear(deployment);
+    if (outcome.writes.length > 0) {
+      const described = outcome.writes.map((write) => `${write.name}${write.step === "written" ? "" : ` (${write.step})`} ${write.bytes} B`).join(", ");
+      this.#log.info(`published ${described}; ${planned.plan.fileSubscriptions} file subscriptions`, { proxy: key });
+    } else {
+      this.#log.debug("published objects already up to date", { proxy: key });
+    }
+    this.#firstRound?.delete(key);
+  }
+
+  async #refuse(key: ProxyKey, deployment: GatewayDeployment, reason: string, message: string): Promise<void> {
+    this.#metrics.refusals.inc({ proxy: key, reason });
+    const fingerprint = `${reason}: ${message}`;
+    if (this.#refusalSeen.get(key) !== fingerprint) {
+      this.#refusalSeen.set(key, fingerprint);
+      this.#log.warn(`not publishing (${reason}): ${message}`, { proxy: key });
+    }
+    try {
+      await this.#events.warn(deployment, reason, message);
+    } catch (error) {
+      this.#metrics.errors.inc({ stage: "event" });
+      this.#log.warn(`could not record Event ${reason}: ${describeError(error)}`, { proxy: key });
+    }
+  }
+
+  /** Logs the compiler's diagnostics for a proxy when they change (not on every recompile). */
+  #logDiagnostics(key: ProxyKey, diagnostics: readonly Diagnostic[]): void {
+    const fingerprint = JSON.stringify(diagnostics);
+    if (this.#diagnosticsSeen.get(key) === fingerprint) return;
+    this.#diagnosticsSeen.set(key, fingerprint);
+    for (const d of diagnostics) {
+      const line = `${d.kind} ${d.namespace}/${d.name} ${d.field}: ${d.message}`;
+      const fields = { proxy: key, resource: `${d.kind}/${d.namespace}/${d.name}` };
+      if (d.severity === "error") this.#log.warn(line, fields);
+      else this.#log.info(line, fields);
+    }
+  }
+}

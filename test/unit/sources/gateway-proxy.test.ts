@@ -1,0 +1,48 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { proxyFor } from "../../../src/sources/kube/source.js";
+import type { Service } from "../../../src/model/kube.js";
+
+const ingress: Service = {
+  metadata: { name: "istio-ingressgateway", namespace: "istio-system" },
+  spec: {
+    selector: { istio: "ingressgateway" },
+    ports: [
+      { name: "http2", port: 80, targetPort: 8080, nodePort: 30000, protocol: "TCP" },
+      { name: "https", port: 443, targetPort: 8443, nodePort: 30005, protocol: "TCP" },
+    ],
+  },
+};
+
+describe("gateway proxy from a Deployment", () => {
+  const podLabels = { app: "istio-ingressgateway", istio: "ingressgateway" };
+
+  test("pod labels and the ports of the Service selecting the pods", () => {
+    const proxy = proxyFor("istio-system", "istio-ingressgateway", podLabels, [ingress]);
+    assert.deepEqual(proxy, {
+      name: "istio-ingressgateway",
+      namespace: "istio-system",
+      labels: podLabels,
+      servicePorts: [
+        { name: "http2", port: 80, targetPort: 8080, nodePort: 30000, protocol: "TCP" },
+        { name: "https", port: 443, targetPort: 8443, nodePort: 30005, protocol: "TCP" },
+      ],
+    });
+  });
+
+  test("Services in other namespaces, with other selectors or none, do not count", () => {
+    const elsewhere: Service = { ...ingress, metadata: { name: "x", namespace: "default" } };
+    const other: Service = { ...ingress, metadata: { name: "y", namespace: "istio-system" }, spec: { ...ingress.spec, selector: { istio: "egress" } } };
+    const headless: Service = { metadata: { name: "z", namespace: "istio-system" }, spec: { ports: [{ port: 9 }] } };
+    assert.deepEqual(proxyFor("istio-system", "gw", podLabels, [elsewhere, other, headless]).servicePorts, []);
+  });
+
+  test("several Services: ports merged, the first by name wins a port number", () => {
+    const extra: Service = {
+      metadata: { name: "zz-extra", namespace: "istio-system" },
+      spec: { selector: { app: "istio-ingressgateway" }, ports: [{ name: "tcp", port: 31400, targetPort: 31400 }, { name: "dup", port: 80, targetPort: 9999 }] },
+    };
+    const ports = proxyFor("istio-system", "gw", podLabels, [extra, ingress]).servicePorts;
+    assert.deepEqual(ports.map((port) => [port.port, port.targetPort]), [[80, 8080], [443, 8443], [31400, 31400]]);
+  });
+});
