@@ -174,7 +174,12 @@ export function objectManifest(object: DesiredObject, proxy: ProxyWorkload, file
     name: object.name,
     namespace: object.namespace,
     labels: { [labels.managedBy]: managedByValue, [labels.proxy]: proxy.name },
-    annotations: { [annotations.configHash]: object.hash, [annotations.fileSubscriptions]: String(fileSubscriptionCount) },
+    // The subscription count goes on -lds only (it holds the bootstrap that opens them), so a
+    // count change alone never rewrites the other four objects.
+    annotations: {
+      [annotations.configHash]: object.hash,
+      ...(object.group === "lds" ? { [annotations.fileSubscriptions]: String(fileSubscriptionCount) } : {}),
+    },
     ownerReferences: [{ apiVersion: "apps/v1", kind: "Deployment", name: proxy.name, uid: proxy.uid, controller: true, blockOwnerDeletion: false }],
   };
   if (object.kind === "Secret") {

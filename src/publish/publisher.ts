@@ -97,7 +97,8 @@ export class Publisher {
     const toPrune: DesiredObject[] = [];
     for (const object of plan.objects) {
       const current = await this.#current(object);
-      if (current && current.hash === object.hash && current.fileSubscriptions === subscriptions) {
+      const countMatches = object.group !== "lds" || current?.fileSubscriptions === subscriptions;
+      if (current && current.hash === object.hash && countMatches) {
         outcome.unchanged.push(object.group);
         continue;
       }

@@ -190,7 +190,7 @@ export class KubeSource {
     const resourceVersion = object.metadata?.resourceVersion ?? "";
     const known = this.#validated.get(key);
     if (known && known.resourceVersion === resourceVersion) return known.valid;
-    const findings = validateResource(object);
+    const findings = validateResource(asWritten(object));
     const valid = !hasErrors(findings);
     this.#validated.set(key, { resourceVersion, valid });
     if (!valid) {
@@ -264,6 +264,20 @@ export class KubeSource {
     this.#log.warn(`watch of ${name} failed, restarting in ${retryInMs} ms: ${describeError(error)}`, { resource: name });
     this.#events.onInformerError?.(name, error, retryInMs);
   }
+}
+
+/**
+ * The resource as a user writes it: the validator checks Istio's API, and fields the apiserver
+ * adds (managedFields, uid, resourceVersion, status...) are not part of it.
+ */
+function asWritten(object: KubeObject): KubeObject {
+  const metadata = object.metadata ?? {};
+  return {
+    apiVersion: object.apiVersion,
+    kind: object.kind,
+    metadata: { name: metadata.name, namespace: metadata.namespace, labels: metadata.labels, annotations: metadata.annotations },
+    spec: object.spec,
+  };
 }
 
 /**

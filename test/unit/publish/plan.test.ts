@@ -79,6 +79,10 @@ describe("publish plan", () => {
     const manifest = objectManifest(lds, proxy, plan.fileSubscriptions) as { metadata: Record<string, unknown> };
     assert.deepEqual(manifest.metadata.labels, { "app.kubernetes.io/managed-by": "pilotfish", "pilotfish.io/proxy": "istio-ingressgateway" });
     assert.deepEqual(manifest.metadata.annotations, { "pilotfish.io/config-hash": lds.hash, "pilotfish.io/file-subscriptions": String(plan.fileSubscriptions) });
+    const rds = plan.objects.find((object) => object.group === "rds");
+    assert.ok(rds);
+    const rdsManifest = objectManifest(rds, proxy, plan.fileSubscriptions) as { metadata: Record<string, unknown> };
+    assert.deepEqual(rdsManifest.metadata.annotations, { "pilotfish.io/config-hash": rds.hash }, "the count only on -lds");
     assert.deepEqual(manifest.metadata.ownerReferences, [
       { apiVersion: "apps/v1", kind: "Deployment", name: "istio-ingressgateway", uid: "0000-1111", controller: true, blockOwnerDeletion: false },
     ]);

@@ -1,0 +1,89 @@
+/**
+ * `pilotfish operator` as a child process (`node --import tsx src/cli/main.ts operator`), the way
+ * it runs on a host: its own kubeconfig, health/metrics on a free loopback port, JSON logs kept
+ * for assertions.
+ */
+import { join } from "node:path";
+import { freePort, waitFor } from "../../../support/net.js";
+import { repoRoot } from "../../../support/paths.js";
+import { spawnManaged, stopManaged } from "../../../support/processes.js";
+import type { ExitStatus, ManagedProcess } from "../../../support/processes.js";
+
+export interface OperatorProcess {
+  process: ManagedProcess;
+  healthUrl: string;
+  /** Parsed JSON log lines so far. */
+  logs(): LogLine[];
+  metrics(): Promise<string>;
+  /** SIGTERM, then the exit status. */
+  stop(): Promise<ExitStatus>;
+}
+
+export interface LogLine {
+  level: string;
+  message: string;
+  proxy?: string;
+  resource?: string;
+  field?: string;
+  [key: string]: unknown;
+}
+
+export interface OperatorProcessOptions {
+  kubeconfig: string;
+  proxyConfigDir: string;
+  proxyAdminPort: number;
+  proxyStatusPort: number;
+  extraArgs?: readonly string[];
+  name?: string;
+}
+
+export async function startOperator(options: OperatorProcessOptions): Promise<OperatorProcess> {
+  const port = await freePort();
+  const address = `127.0.0.1:${port}`;
+  const args = [
+    "--import", "tsx", join(repoRoot, "src", "cli", "main.ts"), "operator",
+    "--kubeconfig", options.kubeconfig,
+    "--health-addr", address,
+    "--metrics-addr", address,
+    "--log-format", "json",
+    "--log-level", "debug",
+    "--proxy-config-dir", options.proxyConfigDir,
+    "--proxy-admin-port", String(options.proxyAdminPort),
+    "--proxy-status-port", String(options.proxyStatusPort),
+    ...(options.extraArgs ?? []),
+  ];
+  const managed = spawnManaged(process.execPath, args, { name: options.name ?? "pilotfish-operator", cwd: repoRoot });
+  const healthUrl = `http://${address}`;
+  const logs = (): LogLine[] =>
+    managed.output
+      .text()
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .flatMap((line) => {
+        try {
+          return [JSON.parse(line) as LogLine];
+        } catch {
+          return [];
+        }
+      });
+  await waitFor(
+    async () => {
+      if (managed.exitStatus) throw new Error(`the operator exited (${JSON.stringify(managed.exitStatus)}):\n${managed.output.text()}`);
+      const response = await fetch(`${healthUrl}/readyz`);
+      return response.status === 200;
+    },
+    { timeoutMs: 60_000, intervalMs: 100, what: "the operator's /readyz" },
+  ).catch((error: unknown) => {
+    throw new Error(`${(error as Error).message}\n--- operator output ---\n${managed.output.text()}`);
+  });
+  return {
+    process: managed,
+    healthUrl,
+    logs,
+    metrics: async () => (await fetch(`${healthUrl}/metrics`)).text(),
+    stop: async () => {
+      await stopManaged(managed);
+      return managed.exitStatus ?? (await managed.exited);
+    },
+  };
+}
