@@ -81,7 +81,9 @@ export class ResilientInformer {
       const list = await listFn();
       // A successful list: the informer is (again) in step with the apiserver.
       this.#failures = 0;
-      queueMicrotask(() => {
+      // ListWatch fills its cache from the list after this function returns (in microtasks that
+      // follow); a macrotask later the cache holds every listed object.
+      setImmediate(() => {
         if (!this.#synced && !this.#stopped) {
           this.#synced = true;
           this.#events.onSynced();
