@@ -85,6 +85,14 @@ export const secretFieldSelector = [
 /** pilotfish's own published Secrets (the `-sds` objects) are outputs, never inputs. */
 export const secretLabelSelector = "app.kubernetes.io/managed-by!=pilotfish";
 
+/** The part of a Deployment's spec the source reads. */
+interface DeploymentSpec {
+  template?: {
+    metadata?: { labels?: Record<string, string> };
+    spec?: { containers?: { ports?: { name?: string; containerPort: number }[] }[] };
+  };
+}
+
 function meta(object: KubeObject): { namespace: string; name: string } {
   return { namespace: object.metadata?.namespace ?? "", name: object.metadata?.name ?? "" };
 }
@@ -155,9 +163,13 @@ export class KubeSource {
     return this.#list("Deployment")
       .map((deployment) => {
         const { namespace, name } = meta(deployment);
-        const spec = deployment.spec as { template?: { metadata?: { labels?: Record<string, string> } } } | undefined;
+        const spec = deployment.spec as DeploymentSpec | undefined;
         const podLabels = spec?.template?.metadata?.labels ?? {};
-        return { namespace, name, uid: deployment.metadata?.uid ?? "", proxy: proxyFor(namespace, name, podLabels, services) };
+        const containerPorts: Record<string, number> = {};
+        for (const container of spec?.template?.spec?.containers ?? []) {
+          for (const port of container.ports ?? []) if (port.name && !(port.name in containerPorts)) containerPorts[port.name] = port.containerPort;
+        }
+        return { namespace, name, uid: deployment.metadata?.uid ?? "", proxy: proxyFor(namespace, name, podLabels, services, containerPorts) };
       })
       .sort((a, b) => (`${a.namespace}/${a.name}` < `${b.namespace}/${b.name}` ? -1 : 1));
   }
@@ -284,9 +296,18 @@ function asWritten(object: KubeObject): KubeObject {
  * The proxy a gateway Deployment runs: its pod labels (what Gateway selectors match) and the
  * ports of the Service in its namespace whose selector picks those pods (port translation:
  * a Gateway server on 80 listens on that port's targetPort). Several Services: their ports are
- * merged, the first (by name) winning for a port number.
+ * merged, the first (by name) winning for a port number. A named targetPort is resolved against the
+ * Deployment's container ports (a Service without targetPort targets its port number: left
+ * undefined, the compiler then listens on the port itself).
  */
-export function proxyFor(namespace: string, name: string, podLabels: Record<string, string>, services: readonly Service[]): GatewayProxy {
+export function proxyFor(
+  namespace: string,
+  name: string,
+  podLabels: Record<string, string>,
+  services: readonly Service[],
+  /** Container port numbers by name, for Services whose targetPort is a name. */
+  containerPorts: Readonly<Record<string, number>> = {},
+): GatewayProxy {
   const selecting = services
     .filter((service) => (service.metadata.namespace ?? "") === namespace)
     .filter((service) => {
@@ -302,7 +323,7 @@ export function proxyFor(namespace: string, name: string, podLabels: Record<stri
       ports.set(port.port, {
         name: port.name,
         port: port.port,
-        targetPort: typeof port.targetPort === "number" ? port.targetPort : undefined,
+        targetPort: typeof port.targetPort === "number" ? port.targetPort : typeof port.targetPort === "string" ? containerPorts[port.targetPort] : undefined,
         nodePort: port.nodePort,
         protocol: port.protocol,
       });

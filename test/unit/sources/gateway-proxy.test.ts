@@ -45,4 +45,13 @@ describe("gateway proxy from a Deployment", () => {
     const ports = proxyFor("istio-system", "gw", podLabels, [extra, ingress]).servicePorts;
     assert.deepEqual(ports.map((port) => [port.port, port.targetPort]), [[80, 8080], [443, 8443], [31400, 31400]]);
   });
+
+  test("a named targetPort resolves to the Deployment's container port of that name", () => {
+    const named: Service = {
+      metadata: { name: "gw", namespace: "istio-system" },
+      spec: { selector: { istio: "ingressgateway" }, ports: [{ name: "http2", port: 80, targetPort: "http2" }, { name: "other", port: 81, targetPort: "nope" }] },
+    };
+    const ports = proxyFor("istio-system", "gw", podLabels, [named], { http2: 8080 }).servicePorts;
+    assert.deepEqual(ports.map((port) => [port.port, port.targetPort]), [[80, 8080], [81, undefined]]);
+  });
 });
