@@ -35,6 +35,8 @@ export interface OperatorProcessOptions {
   proxyStatusPort: number;
   extraArgs?: readonly string[];
   name?: string;
+  /** Wait for /readyz 200 before returning (default true). */
+  waitReady?: boolean;
 }
 
 export async function startOperator(options: OperatorProcessOptions): Promise<OperatorProcess> {
@@ -68,6 +70,7 @@ export async function startOperator(options: OperatorProcessOptions): Promise<Op
       });
   await waitFor(
     async () => {
+      if (options.waitReady === false) return true;
       if (managed.exitStatus) throw new Error(`the operator exited (${JSON.stringify(managed.exitStatus)}):\n${managed.output.text()}`);
       const response = await fetch(`${healthUrl}/readyz`);
       return response.status === 200;
