@@ -280,7 +280,7 @@ describe("the bench's Kubernetes node", () => {
 
     // The rule lives in the pod's namespace (seen through the app container's PID), not the host's.
     const containerId = (await cluster.kubectlOk(["get", "pod", "captured", "-o", "jsonpath={.status.containerStatuses[0].containerID}"], { namespace })).replace(/^containerd:\/\//, "");
-    const tasks = execFileSync(`${benchDir()}/bin/ctr`, ["--address", `${cluster.dir}/containerd/containerd.sock`, "--namespace", "k8s.io", "tasks", "ls"], { encoding: "utf8" });
+    const tasks = execFileSync(`${benchDir()}/bin/ctr`, ["--address", `${cluster.dir}/containerd/containerd.sock`, "--namespace", "k8s.io", "tasks", "ls"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
     const pid = tasks.split("\n").find((line) => line.startsWith(containerId))?.split(/\s+/)[1];
     assert.ok(pid, `the app container's task is running: ${tasks}`);
     const inPod = execFileSync("nsenter", ["-t", pid, "-n", "iptables", "-t", "nat", "-S", "OUTPUT"], { encoding: "utf8" });
