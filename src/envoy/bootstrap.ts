@@ -13,6 +13,8 @@ export interface BootstrapOptions {
   adminPort: number;
   nodeId?: string;
   nodeCluster?: string;
+  /** Read LDS and CDS through this link inside the config folder (layout.ts: kubeletDataLink). */
+  dataLink?: string;
 }
 
 function common(options: BootstrapOptions): EnvoyJson {
@@ -27,8 +29,8 @@ export function fileBootstrap(configDir: string, options: BootstrapOptions): Env
   return {
     ...common(options),
     dynamic_resources: {
-      lds_config: fileConfigSource(configDir, layoutFileNames.listeners),
-      cds_config: fileConfigSource(configDir, layoutFileNames.clusters),
+      lds_config: fileConfigSource(configDir, layoutFileNames.listeners, options.dataLink),
+      cds_config: fileConfigSource(configDir, layoutFileNames.clusters, options.dataLink),
     },
   };
 }

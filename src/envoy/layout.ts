@@ -49,10 +49,24 @@ export const layoutFileNames = {
   secret: (name: string) => fileName("sds", name),
 };
 
-/** A config source reading one file of the layout, reloaded when the directory changes. */
-export function fileConfigSource(configDir: string, file: string): EnvoyJson {
+/**
+ * kubelet's atomic writer (ConfigMap, Secret and projected volumes) swaps `<dir>/..data` to a new
+ * folder in one rename and only then adds the `<dir>/<key> -> ..data/<key>` link of a key that
+ * is new. Envoy reloads on that rename, so a config naming a new file through `<dir>/<key>`
+ * races the link ("paths must refer to an existing path", and the cluster stays rejected).
+ * Read through `..data` instead: every file of one version appears in the same rename.
+ */
+export const kubeletDataLink = "..data";
+
+/**
+ * A config source reading one file of the layout, reloaded when the directory changes (a move
+ * into it: kubelet's swap, or a file renamed into place). With `dataLink`, the file is read
+ * through that link inside `configDir` (see kubeletDataLink) while `configDir` is watched.
+ */
+export function fileConfigSource(configDir: string, file: string, dataLink?: string): EnvoyJson {
+  const folder = dataLink ? `${configDir}/${dataLink}` : configDir;
   return {
-    path_config_source: { path: `${configDir}/${file}`, watched_directory: { path: configDir } },
+    path_config_source: { path: `${folder}/${file}`, watched_directory: { path: configDir } },
     resource_api_version: "V3",
   };
 }
@@ -68,37 +82,40 @@ export function mapObjects(value: JsonValue, rewrite: Rewriter): JsonValue {
   return rewrite(copy);
 }
 
-function pointAtFiles(configDir: string): Rewriter {
+function pointAtFiles(configDir: string, dataLink: string | undefined): Rewriter {
   return (node) => {
     const rds = node.rds as EnvoyJson | undefined;
     if (rds && typeof rds.route_config_name === "string") {
-      node.rds = { ...rds, config_source: fileConfigSource(configDir, layoutFileNames.route(rds.route_config_name)) };
+      node.rds = { ...rds, config_source: fileConfigSource(configDir, layoutFileNames.route(rds.route_config_name), dataLink) };
     }
     const eds = node.eds_cluster_config as EnvoyJson | undefined;
     if (eds && typeof node.name === "string") {
       const service = typeof eds.service_name === "string" ? eds.service_name : node.name;
-      node.eds_cluster_config = { ...eds, eds_config: fileConfigSource(configDir, layoutFileNames.endpoints(service)) };
+      node.eds_cluster_config = { ...eds, eds_config: fileConfigSource(configDir, layoutFileNames.endpoints(service), dataLink) };
     }
     if (node.sds_config !== undefined && typeof node.name === "string") {
-      node.sds_config = fileConfigSource(configDir, layoutFileNames.secret(node.name));
+      node.sds_config = fileConfigSource(configDir, layoutFileNames.secret(node.name), dataLink);
     }
     return node;
   };
 }
 
-function discoveryFile(name: string, resources: EnvoyResource[], configDir: string): LayoutFile {
-  const rewritten = resources.map((resource) => mapObjects(envoyJson(resource), pointAtFiles(configDir)));
+function discoveryFile(name: string, resources: EnvoyResource[], configDir: string, dataLink: string | undefined): LayoutFile {
+  const rewritten = resources.map((resource) => mapObjects(envoyJson(resource), pointAtFiles(configDir, dataLink)));
   return { name, content: dump({ resources: rewritten }, { noRefs: true, lineWidth: -1, sortKeys: false }) };
 }
 
-/** The files for `resources`, for Envoy reading them from `configDir`. Pure and deterministic. */
-export function fileLayout(resources: EnvoyResources, configDir: string): LayoutFile[] {
+/**
+ * The files for `resources`, for Envoy reading them from `configDir` (through `dataLink` when
+ * the folder is a kubelet volume: see kubeletDataLink). Pure and deterministic.
+ */
+export function fileLayout(resources: EnvoyResources, configDir: string, dataLink?: string): LayoutFile[] {
   const files: LayoutFile[] = [
-    discoveryFile(layoutFileNames.listeners, resources.listeners, configDir),
-    discoveryFile(layoutFileNames.clusters, resources.clusters, configDir),
+    discoveryFile(layoutFileNames.listeners, resources.listeners, configDir, dataLink),
+    discoveryFile(layoutFileNames.clusters, resources.clusters, configDir, dataLink),
   ];
-  for (const route of resources.routes) files.push(discoveryFile(layoutFileNames.route(route.name), [route], configDir));
-  for (const cla of resources.endpoints) files.push(discoveryFile(layoutFileNames.endpoints(cla.name), [cla], configDir));
-  for (const secret of resources.secrets) files.push(discoveryFile(layoutFileNames.secret(secret.name), [secret], configDir));
+  for (const route of resources.routes) files.push(discoveryFile(layoutFileNames.route(route.name), [route], configDir, dataLink));
+  for (const cla of resources.endpoints) files.push(discoveryFile(layoutFileNames.endpoints(cla.name), [cla], configDir, dataLink));
+  for (const secret of resources.secrets) files.push(discoveryFile(layoutFileNames.secret(secret.name), [secret], configDir, dataLink));
   return files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

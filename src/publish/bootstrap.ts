@@ -7,6 +7,7 @@
  */
 import { dump } from "js-yaml";
 import { fileBootstrap } from "../envoy/bootstrap.js";
+import { kubeletDataLink } from "../envoy/layout.js";
 import type { EnvoyJson } from "../envoy/resources.js";
 import { socketAddress } from "../envoy/listener.js";
 import { filterName, typeUrl } from "../envoy/types.js";
@@ -77,6 +78,8 @@ export function gatewayBootstrap(options: GatewayBootstrapOptions): EnvoyJson {
     // Istio's node id shape for a router; the pod IP is not known when the ConfigMap is written.
     nodeId: `router~0.0.0.0~${options.proxyName}.${options.proxyNamespace}~${options.proxyNamespace}.svc.cluster.local`,
     nodeCluster: options.proxyName,
+    // The folder is a kubelet projected volume: read through ..data (layout.ts says why).
+    dataLink: kubeletDataLink,
   });
   return {
     ...base,

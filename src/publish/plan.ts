@@ -16,7 +16,7 @@
  */
 import { createHash } from "node:crypto";
 import type { EnvoyResources } from "../envoy/resources.js";
-import { fileLayout } from "../envoy/layout.js";
+import { fileLayout, kubeletDataLink } from "../envoy/layout.js";
 import { consistencyProblems } from "./consistency.js";
 
 export type ObjectGroup = "lds" | "rds" | "cds" | "eds" | "sds";
@@ -142,7 +142,9 @@ export function planPublish(resources: EnvoyResources, proxy: ProxyWorkload, opt
     };
   }
   const byGroup: Record<ObjectGroup, Record<string, string>> = { lds: {}, rds: {}, cds: {}, eds: {}, sds: {} };
-  for (const file of fileLayout(resources, options.configDir)) {
+  // Gateway pods read these through a kubelet projected volume: every reference goes through
+  // ..data, so a new file and the config naming it appear in the same swap.
+  for (const file of fileLayout(resources, options.configDir, kubeletDataLink)) {
     const group = groupOfFile(file.name);
     if (group) byGroup[group][file.name] = file.content;
   }

@@ -228,7 +228,7 @@ describe("pilotfish operator on a real apiserver", () => {
     assert.deepEqual(Object.keys(published.get("cds")?.data ?? {}), ["cds.yaml"]);
     assert.deepEqual(Object.keys(published.get("rds")?.data ?? {}), [`rds.http.${httpPort}.yaml`]);
     assert.deepEqual(Object.keys(published.get("eds")?.data ?? {}), ["eds.outbound_7c80_7c_7cwebapp.shop.svc.cluster.local.yaml"]);
-    assert.ok((published.get("lds")?.data?.["envoy.yaml"] ?? "").includes(`path: ${configDir()}/lds.yaml`));
+    assert.ok((published.get("lds")?.data?.["envoy.yaml"] ?? "").includes(`path: ${configDir()}/..data/lds.yaml`));
     const metrics = await operator.metrics();
     assert.match(metrics, /pilotfish_file_subscriptions\{proxy="istio-system\/istio-ingressgateway"\} 4/);
     assert.match(metrics, /pilotfish_publishes_total\{proxy="istio-system\/istio-ingressgateway",object="rds",result="written"\} \d+/);

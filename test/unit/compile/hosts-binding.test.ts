@@ -4,7 +4,7 @@ import { covers, intersect, parseServerHost } from "../../../src/compile/hosts.j
 import { gatewayRefs, listenerPortFor, visibleTo } from "../../../src/compile/binding.js";
 import { defaultIngressGatewayProxy } from "../../../src/model/proxy.js";
 import { parseManifests } from "../../../src/model/manifests.js";
-import { escapeFileName, fileLayout } from "../../../src/envoy/layout.js";
+import { escapeFileName, fileLayout, kubeletDataLink } from "../../../src/envoy/layout.js";
 import type { VirtualService } from "../../../src/model/istio.js";
 
 test("wildcard host coverage and intersection", () => {
@@ -57,4 +57,22 @@ test("file layout: ConfigMap-safe, injective names, one file per RDS/EDS resourc
   assert.deepEqual(files.map((f) => f.name), ["cds.yaml", "eds.outbound_7c80_7c_7ca.b.yaml", "lds.yaml", "rds.http.8080.yaml"]);
   for (const file of files) assert.match(file.name, /^[-._a-zA-Z0-9]+$/);
   assert.doesNotMatch(files[1]?.content ?? "", /^\s*name:/m, "ClusterLoadAssignment carries cluster_name only");
+});
+
+test("file layout through kubelet's ..data link: every reference reads through it, the folder itself is watched", () => {
+  const cluster = { "@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", name: "outbound|80||a.b", type: "EDS", eds_cluster_config: { eds_config: { ads: {} } } };
+  const listener = {
+    "@type": "type.googleapis.com/envoy.config.listener.v3.Listener",
+    name: "0.0.0.0_8080",
+    filter_chains: [{ filters: [{ name: "hcm", typed_config: { rds: { route_config_name: "http.8080", config_source: { ads: {} } } } }] }],
+  };
+  const resources = { listeners: [listener], clusters: [cluster], routes: [], endpoints: [], secrets: [] };
+  const through = fileLayout(resources, "/etc/pilotfish", kubeletDataLink);
+  const cds = through.find((file) => file.name === "cds.yaml")?.content ?? "";
+  assert.match(cds, /path: \/etc\/pilotfish\/\.\.data\/eds\.outbound_7c80_7c_7ca\.b\.yaml/);
+  assert.match(cds, /watched_directory:\s+path: \/etc\/pilotfish\n/);
+  const lds = through.find((file) => file.name === "lds.yaml")?.content ?? "";
+  assert.match(lds, /path: \/etc\/pilotfish\/\.\.data\/rds\.http\.8080\.yaml/);
+  const plain = fileLayout(resources, "/etc/pilotfish");
+  assert.match(plain.find((file) => file.name === "cds.yaml")?.content ?? "", /path: \/etc\/pilotfish\/eds\.outbound/);
 });

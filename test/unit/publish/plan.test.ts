@@ -130,11 +130,11 @@ describe("publish plan", () => {
 });
 
 describe("gateway bootstrap", () => {
-  test("reads the layout from the config dir and serves readiness on the status port", () => {
+  test("reads the layout through kubelet's ..data link, watches the config dir, serves readiness on the status port", () => {
     const bootstrap = gatewayBootstrap({ configDir: "/etc/pilotfish/proxy", adminPort: 15000, statusPort: 15021, proxyName: "gw", proxyNamespace: "ns" });
     const text = JSON.stringify(bootstrap);
-    assert.ok(text.includes('"path":"/etc/pilotfish/proxy/lds.yaml"'));
-    assert.ok(text.includes('"path":"/etc/pilotfish/proxy/cds.yaml"'));
+    assert.ok(text.includes('"path":"/etc/pilotfish/proxy/..data/lds.yaml"'));
+    assert.ok(text.includes('"path":"/etc/pilotfish/proxy/..data/cds.yaml"'));
     assert.ok(text.includes('"watched_directory":{"path":"/etc/pilotfish/proxy"}'));
     assert.ok(text.includes('"path":"/healthz/ready"'));
     assert.ok(text.includes('"prefix_rewrite":"/ready"'));
