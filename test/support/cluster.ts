@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach } from "node:test";
@@ -18,7 +18,9 @@ import { cleanupAtExit } from "./processes.js";
  * imported. For tests that involve a pod: ConfigMap volumes, webhooks on pod CREATE, init
  * containers, NodePorts. Tests that need only the API use the lighter control-plane.ts.
  *
- * One node can run on the machine at a time (the kubelet and CNI use fixed host paths). With
+ * One node can run on the machine at a time (the kubelet and CNI use fixed host paths, and two
+ * kube-proxies would fight over the same iptables chains): a test file that wants its own node
+ * waits for the one before it to stop (a lock file naming the holder's PID). With
  * PILOTFISH_CLUSTER_DIR set to the folder of a running node (`make cluster` prints it), tests
  * use that node and leave it running; otherwise each test file starts its own and stops it.
  */
@@ -64,6 +66,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
     return clusterAt(shared, 0, images, async () => undefined);
   }
 
+  const unlock = await lockTheNode();
   const dir = mkdtempSync(join(tmpdir(), "pilotfish-node-"));
   const down = (): void => {
     try {
@@ -71,6 +74,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
     } catch (error) {
       process.stderr.write(`[cluster] teardown of ${dir} failed: ${(error as Error).message}\n`);
     }
+    unlock();
   };
   const forget = cleanupAtExit(down);
   try {
@@ -79,8 +83,12 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
     process.stderr.write(`[cluster] images ${imagesMs} ms (${built.map((image) => `${image.reference}${image.cached ? "" : " built"}`).join(", ")})\n${stderr}[cluster] up in ${startupMs} ms\n`);
     return clusterAt(dir, startupMs, images, async () => {
       forget();
-      const { stderr: downLog } = await execFileAsync("bash", [nodeScript, "down", dir]);
-      process.stderr.write(downLog);
+      try {
+        const { stderr: downLog } = await execFileAsync("bash", [nodeScript, "down", dir]);
+        process.stderr.write(downLog);
+      } finally {
+        unlock();
+      }
     });
   } catch (error) {
     const failure = error as Error & { stderr?: string };
@@ -88,6 +96,52 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
     down();
     forget();
     throw new Error(`the node failed to start: ${failure.message}\n${failure.stderr ?? ""}\n${logs}`);
+  }
+}
+
+const lockFile = join(tmpdir(), "pilotfish-node.lock");
+const lockWaitMs = 30 * 60_000;
+
+/** Waits until no other live process holds the node, then holds it; returns the release. */
+async function lockTheNode(): Promise<() => void> {
+  const started = Date.now();
+  let reported = false;
+  for (;;) {
+    try {
+      writeFileSync(lockFile, String(process.pid), { flag: "wx" });
+      let held = true;
+      const release = (): void => {
+        if (!held) return;
+        held = false;
+        rmSync(lockFile, { force: true });
+      };
+      cleanupAtExit(release);
+      return release;
+    } catch {
+      let holder: number;
+      try {
+        holder = Number(readFileSync(lockFile, "utf8").trim());
+      } catch {
+        continue; // released between our attempt and this read
+      }
+      if (!Number.isInteger(holder) || holder <= 0 || !isAlive(holder)) {
+        rmSync(lockFile, { force: true }); // its holder died without releasing it
+        continue;
+      }
+      if (Date.now() - started > lockWaitMs) throw new Error(`the node is held by process ${holder} (${lockFile}) for over ${lockWaitMs / 60_000} min`);
+      if (!reported) process.stderr.write(`[cluster] waiting for process ${holder} to stop its node (${lockFile})\n`);
+      reported = true;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 
