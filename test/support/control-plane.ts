@@ -71,19 +71,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     const startupMs = Date.now() - started;
     return {
       server,
-      kubeconfigPath,
       startupMs,
-      kubectl: (args, kubectlOptions) => runKubectl(kubeconfigPath, args, kubectlOptions),
-      kubectlOk: async (args, kubectlOptions) => {
-        const result = await runKubectl(kubeconfigPath, args, kubectlOptions);
-        if (result.code !== 0) throw new Error(`kubectl ${args.join(" ")} exited ${result.code}: ${result.stderr.trim()}`);
-        return result.stdout;
-      },
-      kubeConfig: () => {
-        const config = new KubeConfig();
-        config.loadFromFile(kubeconfigPath);
-        return config;
-      },
+      ...kubeAccess(kubeconfigPath),
       logs: () => processes.map((managed) => `----- ${managed.name} -----\n${managed.output.text()}`).join(""),
       stop: stopAll,
     };
@@ -226,6 +215,24 @@ function kubeconfigYaml(server: string, token: string, caPem: string): string {
     "current-context: bench",
     "",
   ].join("\n");
+}
+
+/** kubectl and client-node for one kubeconfig: what every harness that runs an apiserver offers. */
+export function kubeAccess(kubeconfigPath: string): Pick<ControlPlane, "kubeconfigPath" | "kubectl" | "kubectlOk" | "kubeConfig"> {
+  return {
+    kubeconfigPath,
+    kubectl: (args, options) => runKubectl(kubeconfigPath, args, options),
+    kubectlOk: async (args, options) => {
+      const result = await runKubectl(kubeconfigPath, args, options);
+      if (result.code !== 0) throw new Error(`kubectl ${args.join(" ")} exited ${result.code}: ${result.stderr.trim()}`);
+      return result.stdout;
+    },
+    kubeConfig: () => {
+      const config = new KubeConfig();
+      config.loadFromFile(kubeconfigPath);
+      return config;
+    },
+  };
 }
 
 export function runKubectl(kubeconfigPath: string, args: readonly string[], options: KubectlOptions = {}): Promise<CommandResult> {
