@@ -1,0 +1,105 @@
+/**
+ * What the injected istio-proxy runs until sidecar config is compiled and delivered (docs/injection.md,
+ * "What the proxy runs"): a static Envoy bootstrap that is a transparent passthrough with Istio's
+ * listener and cluster names —
+ *
+ * - `virtualOutbound` 0.0.0.0:15001: original destination (SO_ORIGINAL_DST of the REDIRECT),
+ *   TCP proxy to `PassthroughCluster` (ORIGINAL_DST), access log to stdout;
+ * - `virtualInbound` 0.0.0.0:15006: the same to `InboundPassthroughCluster`, bound to source
+ *   127.0.0.6 so the capture rules let the connection reach the app without re-capturing it;
+ * - 15021 `/healthz/ready` → admin `/ready` (readiness and startup probes); 15090 and 15020
+ *   `/stats/prometheus` → admin (Istio's Envoy and agent ports); admin on 127.0.0.1:15000 only.
+ *
+ * Pure. Envoy validates it in test/unit/webhook (envoy --mode validate).
+ */
+import type { EnvoyJson } from "../../envoy/resources.js";
+import { inboundPassthroughSource } from "./iptables.js";
+
+export const adminPort = 15000;
+export const statusPort = 15021;
+export const envoyPrometheusPort = 15090;
+export const agentPrometheusPort = 15020;
+
+const typed = (type: string, config: EnvoyJson = {}): EnvoyJson => ({ "@type": `type.googleapis.com/${type}`, ...config });
+const address = (host: string, port: number): EnvoyJson => ({ socket_address: { address: host, port_value: port } });
+
+/** Istio's default access log line (the gateway's format), written to stdout. */
+const accessLogFormat =
+  '[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE% %RESPONSE_FLAGS% ' +
+  '%RESPONSE_CODE_DETAILS% %CONNECTION_TERMINATION_DETAILS% "%UPSTREAM_TRANSPORT_FAILURE_REASON%" %BYTES_RECEIVED% %BYTES_SENT% ' +
+  '%DURATION% "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" "%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%" ' +
+  "%UPSTREAM_CLUSTER_RAW% %UPSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% %REQUESTED_SERVER_NAME% %ROUTE_NAME% listener=%LISTENER_NAME%\n";
+
+const stdoutLog: EnvoyJson = {
+  name: "envoy.access_loggers.stdout",
+  typed_config: typed("envoy.extensions.access_loggers.stream.v3.StdoutAccessLog", {
+    log_format: { text_format_source: { inline_string: accessLogFormat } },
+  }),
+};
+
+function passthroughListener(name: string, port: number, cluster: string): EnvoyJson {
+  return {
+    name,
+    address: address("0.0.0.0", port),
+    use_original_dst: true,
+    listener_filters: [{ name: "envoy.filters.listener.original_dst", typed_config: typed("envoy.extensions.filters.listener.original_dst.v3.OriginalDst") }],
+    filter_chains: [{
+      filters: [{
+        name: "envoy.filters.network.tcp_proxy",
+        typed_config: typed("envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy", { stat_prefix: cluster, cluster, access_log: [stdoutLog] }),
+      }],
+    }],
+  };
+}
+
+function adminRouteListener(name: string, port: number, routes: EnvoyJson[]): EnvoyJson {
+  return {
+    name,
+    address: address("0.0.0.0", port),
+    filter_chains: [{
+      filters: [{
+        name: "envoy.filters.network.http_connection_manager",
+        typed_config: typed("envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager", {
+          stat_prefix: name,
+          route_config: { name, virtual_hosts: [{ name, domains: ["*"], routes }] },
+          http_filters: [{ name: "envoy.filters.http.router", typed_config: typed("envoy.extensions.filters.http.router.v3.Router") }],
+        }),
+      }],
+    }],
+  };
+}
+
+const toAdmin = (path: string, rewrite: string): EnvoyJson => ({ match: { path }, route: { cluster: "pilotfish-admin", prefix_rewrite: rewrite } });
+
+export function passthroughBootstrap(): EnvoyJson {
+  const prometheus = [toAdmin("/stats/prometheus", "/stats/prometheus")];
+  return {
+    node: { id: "sidecar", cluster: "sidecar" },
+    admin: { address: address("127.0.0.1", adminPort) },
+    static_resources: {
+      listeners: [
+        passthroughListener("virtualOutbound", 15001, "PassthroughCluster"),
+        passthroughListener("virtualInbound", 15006, "InboundPassthroughCluster"),
+        adminRouteListener("status", statusPort, [toAdmin("/healthz/ready", "/ready")]),
+        adminRouteListener("prometheus", envoyPrometheusPort, prometheus),
+        adminRouteListener("agent-prometheus", agentPrometheusPort, prometheus),
+      ],
+      clusters: [
+        { name: "PassthroughCluster", type: "ORIGINAL_DST", lb_policy: "CLUSTER_PROVIDED", connect_timeout: "10s" },
+        {
+          name: "InboundPassthroughCluster",
+          type: "ORIGINAL_DST",
+          lb_policy: "CLUSTER_PROVIDED",
+          connect_timeout: "10s",
+          upstream_bind_config: { source_address: { address: inboundPassthroughSource, port_value: 0 } },
+        },
+        {
+          name: "pilotfish-admin",
+          type: "STATIC",
+          connect_timeout: "1s",
+          load_assignment: { cluster_name: "pilotfish-admin", endpoints: [{ lb_endpoints: [{ endpoint: { address: address("127.0.0.1", adminPort) } }] }] },
+        },
+      ],
+    },
+  };
+}

@@ -1,0 +1,304 @@
+/**
+ * Sidecar injection, pure: pod in, injected pod (and its RFC 6902 JSON Patch) out. The shape is
+ * Istio's (pkg/kube/inject): decide (`injectionDecision`), strip what an earlier injection
+ * recorded in `sidecar.istio.io/status` (so injecting twice yields the same pod), render the
+ * sidecar from the settings and the pod, diff original vs injected with fast-json-patch.
+ *
+ * Namespace selection (istio-injection=enabled, istio.io/rev) is the webhook configuration's
+ * namespaceSelector: the apiserver calls /inject only for pods in selected namespaces.
+ */
+import jsonpatch from "fast-json-patch";
+import type { Operation } from "fast-json-patch";
+import { passthroughBootstrap, statusPort, envoyPrometheusPort, agentPrometheusPort } from "./bootstrap.js";
+import { captureRules, defaultCapture, istioIptablesArgs, parseCidrs, parsePorts } from "./iptables.js";
+import type { CaptureSettings } from "./iptables.js";
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+export interface InjectionSettings {
+  proxyImage: string;
+  proxyInitImage: string;
+  /** Istio's revision name, recorded in `istio.io/rev` and the status annotation. */
+  revision: string;
+  clusterId: string;
+  meshId: string;
+  trustDomain: string;
+}
+
+export const defaultInjectionSettings: InjectionSettings = {
+  proxyImage: "pilotfish/proxy:1.40.0",
+  proxyInitImage: "pilotfish/proxy-init:0.1.0",
+  revision: "default",
+  clusterId: "Kubernetes",
+  meshId: "cluster.local",
+  trustDomain: "cluster.local",
+};
+
+export const annotations = {
+  inject: "sidecar.istio.io/inject",
+  status: "sidecar.istio.io/status",
+  proxyCpu: "sidecar.istio.io/proxyCPU",
+  proxyMemory: "sidecar.istio.io/proxyMemory",
+  proxyCpuLimit: "sidecar.istio.io/proxyCPULimit",
+  proxyMemoryLimit: "sidecar.istio.io/proxyMemoryLimit",
+  includeOutboundIpRanges: "traffic.sidecar.istio.io/includeOutboundIPRanges",
+  excludeOutboundIpRanges: "traffic.sidecar.istio.io/excludeOutboundIPRanges",
+  includeInboundPorts: "traffic.sidecar.istio.io/includeInboundPorts",
+  excludeInboundPorts: "traffic.sidecar.istio.io/excludeInboundPorts",
+  excludeOutboundPorts: "traffic.sidecar.istio.io/excludeOutboundPorts",
+} as const;
+
+export const proxyContainerName = "istio-proxy";
+export const initContainerName = "istio-init";
+const injectedVolumes = ["istio-envoy", "istio-data", "istio-podinfo"] as const;
+
+/** The seed's resources (Istio's demo profile): requests 10m / 40Mi, limits 2 CPUs / 1Gi. */
+const defaultResources = { requests: { cpu: "10m", memory: "40Mi" }, limits: { cpu: "2", memory: "1Gi" } };
+
+export type Decision = { inject: true } | { inject: false; reason: string };
+
+const object = (value: Json | undefined): JsonObject => (value !== null && typeof value === "object" && !Array.isArray(value) ? value : {});
+const array = (value: Json | undefined): Json[] => (Array.isArray(value) ? value : []);
+const str = (value: Json | undefined): string | undefined => (typeof value === "string" ? value : undefined);
+
+/** Istio's policy for a pod in a selected namespace: hostNetwork never; the label wins over the annotation. */
+export function injectionDecision(pod: JsonObject): Decision {
+  const spec = object(pod.spec);
+  if (spec.hostNetwork === true) return { inject: false, reason: "hostNetwork pod" };
+  const metadata = object(pod.metadata);
+  const label = str(object(metadata.labels)[annotations.inject]);
+  const annotation = str(object(metadata.annotations)[annotations.inject]);
+  const value = label ?? annotation;
+  if (value !== undefined && /^(false|n|no|off)$/i.test(value)) {
+    return { inject: false, reason: `${label !== undefined ? "label" : "annotation"} ${annotations.inject}=${value}` };
+  }
+  return { inject: true };
+}
+
+interface InjectionStatus {
+  initContainers: string[];
+  containers: string[];
+  volumes: string[];
+  imagePullSecrets: string[] | null;
+  revision: string;
+}
+
+/** Removes exactly what an earlier injection recorded (Istio's stripPod). */
+function strip(pod: JsonObject): void {
+  const metadata = object(pod.metadata);
+  const recorded = str(object(metadata.annotations)[annotations.status]);
+  if (!recorded) return;
+  let status: Partial<InjectionStatus>;
+  try {
+    status = JSON.parse(recorded) as Partial<InjectionStatus>;
+  } catch {
+    return;
+  }
+  const spec = object(pod.spec);
+  const without = (list: Json | undefined, names: string[] | undefined): Json[] =>
+    array(list).filter((item) => !(names ?? []).includes(str(object(item).name) ?? ""));
+  for (const [field, names] of [["initContainers", status.initContainers], ["containers", status.containers], ["volumes", status.volumes]] as const) {
+    if (spec[field] === undefined) continue;
+    const kept = without(spec[field], names);
+    if (kept.length > 0) spec[field] = kept;
+    else delete spec[field];
+  }
+}
+
+function quantity(pod: JsonObject, annotation: string, fallback: string): string {
+  const value = str(object(object(pod.metadata).annotations)[annotation]);
+  if (value === undefined) return fallback;
+  if (!/^([+-]?[0-9.]+)([eE][+-]?[0-9]+|[numkMGTPE]i?|Ki)?$/.test(value)) throw new Error(`annotation ${annotation}: "${value}" is not a Kubernetes quantity (e.g. 100m, 128Mi)`);
+  return value;
+}
+
+function capture(pod: JsonObject): CaptureSettings {
+  const given = object(object(pod.metadata).annotations);
+  const read = (annotation: string): string | undefined => str(given[annotation]);
+  const settings: CaptureSettings = { ...defaultCapture };
+  const includeOut = read(annotations.includeOutboundIpRanges);
+  if (includeOut !== undefined) settings.includeOutboundIpRanges = parseCidrs(includeOut, annotations.includeOutboundIpRanges, true);
+  const excludeOut = read(annotations.excludeOutboundIpRanges);
+  if (excludeOut !== undefined) settings.excludeOutboundIpRanges = parseCidrs(excludeOut, annotations.excludeOutboundIpRanges, false);
+  const includeIn = read(annotations.includeInboundPorts);
+  if (includeIn !== undefined) settings.includeInboundPorts = parsePorts(includeIn, annotations.includeInboundPorts, true);
+  const excludeIn = read(annotations.excludeInboundPorts);
+  if (excludeIn !== undefined) {
+    const extra = parsePorts(excludeIn, annotations.excludeInboundPorts, false).map(Number);
+    settings.excludeInboundPorts = [...settings.excludeInboundPorts, ...extra.filter((port) => !settings.excludeInboundPorts.includes(port))];
+  }
+  const excludeOutPorts = read(annotations.excludeOutboundPorts);
+  if (excludeOutPorts !== undefined) settings.excludeOutboundPorts = parsePorts(excludeOutPorts, annotations.excludeOutboundPorts, false).map(Number);
+  return settings;
+}
+
+/** The Deployment behind a ReplicaSet-owned pod, else the direct owner, else the pod (Istio's workload name). */
+function workload(pod: JsonObject, namespace: string): { name: string; owner: string } {
+  const metadata = object(pod.metadata);
+  const owner = array(metadata.ownerReferences).map(object).find((reference) => reference.controller === true) ?? object(array(metadata.ownerReferences)[0]);
+  const podName = str(metadata.name) ?? str(metadata.generateName)?.replace(/-$/, "") ?? "";
+  const ownerKind = str(owner.kind);
+  const ownerName = str(owner.name);
+  if (!ownerKind || !ownerName) return { name: podName, owner: `kubernetes://apis/v1/namespaces/${namespace}/pods/${podName}` };
+  const hash = str(object(metadata.labels)["pod-template-hash"]);
+  if (ownerKind === "ReplicaSet" && hash && ownerName.endsWith(`-${hash}`)) {
+    const name = ownerName.slice(0, -hash.length - 1);
+    return { name, owner: `kubernetes://apis/apps/v1/namespaces/${namespace}/deployments/${name}` };
+  }
+  const apiVersion = str(owner.apiVersion) ?? "v1";
+  const group = apiVersion.includes("/") ? `apis/${apiVersion}` : `apis/${apiVersion}`;
+  return { name: ownerName, owner: `kubernetes://${group}/namespaces/${namespace}/${ownerKind.toLowerCase()}s/${ownerName}` };
+}
+
+/** Istio's canonical service labels: explicit label, else app.kubernetes.io/*, else app/version, else workload / "latest". */
+function canonical(labels: JsonObject, workloadName: string): { name: string; revision: string } {
+  const first = (...keys: string[]): string | undefined => keys.map((key) => str(labels[key])).find((value) => value !== undefined && value !== "");
+  return {
+    name: first("service.istio.io/canonical-name", "app.kubernetes.io/name", "app") ?? workloadName,
+    revision: first("service.istio.io/canonical-revision", "app.kubernetes.io/version", "version") ?? "latest",
+  };
+}
+
+/** Istio prints ISTIO_META_POD_PORTS as an indented JSON array, one port per line. */
+function podPorts(containers: JsonObject[]): string {
+  const ports = containers.flatMap((container) => array(container.ports));
+  if (ports.length === 0) return "[\n]";
+  return `[\n${ports.map((port) => `    ${JSON.stringify(port)}`).join(",\n")}\n]`;
+}
+
+const fieldEnv = (name: string, fieldPath: string): Json => ({ name, valueFrom: { fieldRef: { apiVersion: "v1", fieldPath } } });
+const resourceEnv = (name: string, resource: string): Json => ({ name, valueFrom: { resourceFieldRef: { divisor: "0", resource } } });
+
+export interface Injected {
+  pod: JsonObject;
+  patch: Operation[];
+}
+
+/** The injected pod and the patch that turns `original` into it. `namespace` is the request's. */
+export function injectPod(original: JsonObject, namespace: string, settings: InjectionSettings): Injected {
+  const pod = structuredClone(original);
+  strip(pod);
+  pod.metadata = object(pod.metadata);
+  pod.spec = object(pod.spec);
+  const metadata = pod.metadata;
+  const spec = pod.spec;
+  const appContainers = array(spec.containers).map(object);
+  const resources = {
+    requests: { cpu: quantity(pod, annotations.proxyCpu, defaultResources.requests.cpu), memory: quantity(pod, annotations.proxyMemory, defaultResources.requests.memory) },
+    limits: { cpu: quantity(pod, annotations.proxyCpuLimit, defaultResources.limits.cpu), memory: quantity(pod, annotations.proxyMemoryLimit, defaultResources.limits.memory) },
+  };
+  const traffic = capture(pod);
+  const { name: workloadName, owner } = workload(pod, namespace);
+  const labels = object(metadata.labels);
+  const names = canonical(labels, workloadName);
+
+  const init: JsonObject = {
+    name: initContainerName,
+    image: settings.proxyInitImage,
+    imagePullPolicy: "IfNotPresent",
+    // The image's iptables-restore replaces the pod's nat table with the generated rules, then
+    // iptables-save prints the result to the container's log (kubectl logs -c istio-init).
+    command: ["/bin/sh", "-c", 'printf "%s" "$ISTIO_IPTABLES_RULES" | iptables-restore && iptables-save -t nat'],
+    env: [
+      { name: "ISTIO_IPTABLES_ARGS", value: istioIptablesArgs(traffic).map((arg) => (arg === "" || arg === "*" ? `'${arg}'` : arg)).join(" ") },
+      { name: "ISTIO_IPTABLES_RULES", value: captureRules(traffic) },
+    ],
+    resources,
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      capabilities: { add: ["NET_ADMIN", "NET_RAW"], drop: ["ALL"] },
+      privileged: false,
+      readOnlyRootFilesystem: false,
+      runAsGroup: 0,
+      runAsNonRoot: false,
+      runAsUser: 0,
+    },
+    terminationMessagePolicy: "FallbackToLogsOnError",
+  };
+
+  const proxy: JsonObject = {
+    name: proxyContainerName,
+    image: settings.proxyImage,
+    imagePullPolicy: "IfNotPresent",
+    args: ["--config-yaml", JSON.stringify(passthroughBootstrap()), "--disable-hot-restart", "--log-level", "warning", "--drain-time-s", "5"],
+    env: [
+      fieldEnv("POD_NAME", "metadata.name"),
+      fieldEnv("POD_NAMESPACE", "metadata.namespace"),
+      fieldEnv("INSTANCE_IP", "status.podIP"),
+      fieldEnv("SERVICE_ACCOUNT", "spec.serviceAccountName"),
+      fieldEnv("HOST_IP", "status.hostIP"),
+      resourceEnv("ISTIO_CPU_LIMIT", "limits.cpu"),
+      { name: "PROXY_CONFIG", value: "{}\n" },
+      { name: "ISTIO_META_POD_PORTS", value: podPorts(appContainers) },
+      { name: "ISTIO_META_APP_CONTAINERS", value: appContainers.map((container) => str(container.name) ?? "").join(",") },
+      { name: "ISTIO_META_CLUSTER_ID", value: settings.clusterId },
+      fieldEnv("ISTIO_META_NODE_NAME", "spec.nodeName"),
+      { name: "ISTIO_META_INTERCEPTION_MODE", value: "REDIRECT" },
+      { name: "ISTIO_META_WORKLOAD_NAME", value: workloadName },
+      { name: "ISTIO_META_OWNER", value: owner },
+      { name: "ISTIO_META_MESH_ID", value: settings.meshId },
+      { name: "TRUST_DOMAIN", value: settings.trustDomain },
+    ],
+    ports: [{ containerPort: envoyPrometheusPort, name: "http-envoy-prom", protocol: "TCP" }],
+    readinessProbe: { httpGet: { path: "/healthz/ready", port: statusPort }, initialDelaySeconds: 0, periodSeconds: 15, timeoutSeconds: 3, failureThreshold: 4 },
+    startupProbe: { httpGet: { path: "/healthz/ready", port: statusPort }, initialDelaySeconds: 0, periodSeconds: 1, timeoutSeconds: 3, failureThreshold: 600 },
+    resources,
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"] },
+      privileged: false,
+      readOnlyRootFilesystem: true,
+      runAsGroup: 1337,
+      runAsNonRoot: true,
+      runAsUser: 1337,
+    },
+    terminationMessagePolicy: "FallbackToLogsOnError",
+    volumeMounts: [
+      { name: "istio-podinfo", mountPath: "/etc/istio/pod" },
+      { name: "istio-envoy", mountPath: "/etc/istio/proxy" },
+      { name: "istio-data", mountPath: "/var/lib/istio/data" },
+    ],
+  };
+
+  // istio-init after the pod's own init containers (they run before capture, so one that
+  // downloads something still reaches the network); istio-proxy after the app's containers.
+  spec.initContainers = [...array(spec.initContainers), init];
+  spec.containers = [...appContainers, proxy];
+  spec.volumes = [
+    ...array(spec.volumes),
+    { name: "istio-envoy", emptyDir: { medium: "Memory" } },
+    { name: "istio-data", emptyDir: {} },
+    {
+      name: "istio-podinfo",
+      downwardAPI: { items: [{ path: "labels", fieldRef: { fieldPath: "metadata.labels" } }, { path: "annotations", fieldRef: { fieldPath: "metadata.annotations" } }] },
+    },
+  ];
+
+  metadata.labels = {
+    ...labels,
+    "security.istio.io/tlsMode": "istio",
+    "service.istio.io/canonical-name": names.name,
+    "service.istio.io/canonical-revision": names.revision,
+  };
+  const firstApp = str(appContainers[0]?.name);
+  const status: InjectionStatus = {
+    initContainers: [initContainerName],
+    containers: [proxyContainerName],
+    volumes: [...injectedVolumes],
+    imagePullSecrets: null,
+    revision: settings.revision,
+  };
+  const given = object(metadata.annotations);
+  metadata.annotations = {
+    ...given,
+    "istio.io/rev": settings.revision,
+    ...(firstApp ? { "kubectl.kubernetes.io/default-container": str(given["kubectl.kubernetes.io/default-container"]) ?? firstApp } : {}),
+    ...(firstApp ? { "kubectl.kubernetes.io/default-logs-container": str(given["kubectl.kubernetes.io/default-logs-container"]) ?? firstApp } : {}),
+    "prometheus.io/path": str(given["prometheus.io/path"]) ?? "/stats/prometheus",
+    "prometheus.io/port": str(given["prometheus.io/port"]) ?? String(agentPrometheusPort),
+    "prometheus.io/scrape": str(given["prometheus.io/scrape"]) ?? "true",
+    [annotations.status]: JSON.stringify(status),
+  };
+  return { pod, patch: jsonpatch.compare(original, pod) };
+}
