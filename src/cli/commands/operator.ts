@@ -15,6 +15,7 @@ import type { LogFormat, LogLevel } from "../../controllers/log.js";
 import { OperatorMetrics } from "../../controllers/metrics.js";
 import { Operator } from "../../controllers/operator.js";
 import { defaultAdminPort, defaultStatusPort } from "../../publish/bootstrap.js";
+import { defaultCertHosts, defaultInjectionSettings, defaultWebhookAddr, startWebhook } from "../../webhook/index.js";
 
 interface OperatorCommandOptions {
   kubeconfig?: string;
@@ -31,6 +32,10 @@ interface OperatorCommandOptions {
   proxyAdminPort: number;
   proxyStatusPort: number;
   retryOn503?: boolean;
+  webhookAddr: string;
+  webhookCertHosts?: string;
+  proxyImage: string;
+  proxyInitImage: string;
 }
 
 function integer(min: number, max: number) {
@@ -96,6 +101,10 @@ export function registerOperatorCommand(program: Command): void {
     .option("--proxy-admin-port <port>", "Envoy admin port in the gateway bootstrap (127.0.0.1 only)", integer(1, 65535), defaultAdminPort)
     .option("--proxy-status-port <port>", "gateway readiness port (/healthz/ready) in the bootstrap", integer(1, 65535), defaultStatusPort)
     .option("--retry-on-503", "Istio <= 1.23 default retry policy (503 retriable)")
+    .option("--webhook-addr <addr>", "serve the HTTPS webhook (/inject, /validate) here ([host]:port), or off", defaultWebhookAddr)
+    .option("--webhook-cert-hosts <names>", "comma-separated DNS names and IPs in the webhook's serving certificate (default: pilotfish.<namespace>.svc[.cluster.local])")
+    .option("--proxy-image <image>", "the injected istio-proxy's image", defaultInjectionSettings.proxyImage)
+    .option("--proxy-init-image <image>", "the injected istio-init's image (iptables-restore, sh)", defaultInjectionSettings.proxyInitImage)
     .action(async (options: OperatorCommandOptions) => {
       const logger = createLogger(options.logLevel, options.logFormat);
       const { config, from } = loadKubeConfig(options.kubeconfig);
@@ -128,6 +137,17 @@ export function registerOperatorCommand(program: Command): void {
         logger.info(`serving /metrics on ${metricsServer.address}`);
       }
       operator.start();
+      if (options.webhookAddr !== "off") {
+        const webhook = await startWebhook({
+          kubeConfig: config,
+          namespace: options.namespace,
+          address: options.webhookAddr,
+          certHosts: options.webhookCertHosts ? options.webhookCertHosts.split(",").map((host) => host.trim()).filter(Boolean) : defaultCertHosts(options.namespace),
+          injection: { ...defaultInjectionSettings, proxyImage: options.proxyImage, proxyInitImage: options.proxyInitImage },
+          logger,
+        });
+        servers.push(webhook);
+      }
       await new Promise<void>((resolve) => {
         const stop = (signal: string): void => {
           logger.info(`${signal}: stopping`);

@@ -1,0 +1,77 @@
+/**
+ * The webhook's own PKI (ADR 0004): a CA kept in a Secret in the operator's namespace (created by
+ * the first replica that finds none; every replica uses the same one, so one caBundle fits all),
+ * and a serving certificate each replica issues for itself, in memory only, renewed at two thirds
+ * of its lifetime.
+ */
+import { X509Certificate } from "node:crypto";
+import { createCa, issueCertificate } from "../pki/index.js";
+import type { CertificateAuthority } from "../pki/index.js";
+import { KubeApiError } from "../sources/kube/rest.js";
+import type { KubeObject, KubeRest } from "../sources/kube/rest.js";
+import type { ServingCertificate } from "./server.js";
+
+export const caCertKey = "ca-cert.pem";
+export const caKeyKey = "ca-key.pem";
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** The CA from the Secret, creating the Secret when there is none (a replica that loses the create race reads the winner's). */
+export async function loadOrCreateCa(rest: KubeRest, namespace: string, name: string): Promise<{ ca: CertificateAuthority; created: boolean }> {
+  const path = `/api/v1/namespaces/${namespace}/secrets/${name}`;
+  const read = (secret: KubeObject): CertificateAuthority => {
+    const data = (secret.data ?? {}) as Record<string, string>;
+    const cert = data[caCertKey];
+    const key = data[caKeyKey];
+    if (!cert || !key) throw new Error(`Secret ${namespace}/${name} lacks ${caCertKey} or ${caKeyKey}`);
+    const certificatePem = Buffer.from(cert, "base64").toString("utf8");
+    const privateKeyPem = Buffer.from(key, "base64").toString("utf8");
+    const keyAlgorithm = new X509Certificate(certificatePem).publicKey.asymmetricKeyType === "rsa" ? "rsa-2048" : "ecdsa-p256";
+    return { commonName: new X509Certificate(certificatePem).subject, keyAlgorithm, certificatePem, privateKeyPem, chainPem: certificatePem };
+  };
+  const existing = await rest.get(path);
+  if (existing) return { ca: read(existing), created: false };
+  const ca = await createCa({ commonName: "pilotfish webhook CA", organization: "pilotfish", validityDays: 3650 });
+  try {
+    await rest.create(`/api/v1/namespaces/${namespace}/secrets`, {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name, namespace, labels: { "app.kubernetes.io/name": "pilotfish", "app.kubernetes.io/component": "webhook" } },
+      type: "Opaque",
+      data: { [caCertKey]: Buffer.from(ca.certificatePem).toString("base64"), [caKeyKey]: Buffer.from(ca.privateKeyPem).toString("base64") },
+    });
+    return { ca, created: true };
+  } catch (error) {
+    if (error instanceof KubeApiError && error.statusCode === 409) {
+      const winner = await rest.get(path);
+      if (winner) return { ca: read(winner), created: false };
+    }
+    throw error;
+  }
+}
+
+export interface IssuedServing extends ServingCertificate {
+  notBefore: Date;
+  notAfter: Date;
+}
+
+/** A serving certificate for the webhook's names: DNS names and IP addresses mixed. */
+export async function issueServing(ca: CertificateAuthority, hosts: readonly string[], validityMs: number, now = new Date()): Promise<IssuedServing> {
+  const ips = hosts.filter((host) => /^[\d.]+$/.test(host) || host.includes(":"));
+  const dns = hosts.filter((host) => !ips.includes(host));
+  const issued = await issueCertificate(ca, {
+    commonName: dns[0] ?? ips[0] ?? "pilotfish-webhook",
+    dnsNames: dns,
+    ipAddresses: ips,
+    usage: "server",
+    validityDays: validityMs / DAY_MS,
+    now,
+  });
+  const parsed = new X509Certificate(issued.certificatePem);
+  return { certificatePem: issued.fullChainPem, privateKeyPem: issued.privateKeyPem, notBefore: new Date(parsed.validFrom), notAfter: new Date(parsed.validTo) };
+}
+
+/** When to renew: two thirds into the validity window (a 30-day certificate is renewed with 10 days left). */
+export function renewAt(notBefore: Date, notAfter: Date): Date {
+  return new Date(notBefore.getTime() + ((notAfter.getTime() - notBefore.getTime()) * 2) / 3);
+}

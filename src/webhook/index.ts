@@ -1,0 +1,117 @@
+/**
+ * The operator's webhook (docs/injection.md): one HTTPS server for /inject and /validate, its
+ * CA in a Secret, its serving certificate renewed in place, and the caBundle of its two webhook
+ * configurations kept current. `startWebhook` wires them; `pilotfish operator` calls it.
+ */
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "../controllers/log.js";
+import { parseAddress } from "../controllers/http-server.js";
+import { KubeRest } from "../sources/kube/rest.js";
+import { CaBundlePatcher } from "./ca-bundle.js";
+import { issueServing, loadOrCreateCa, renewAt } from "./certificates.js";
+import type { InjectionSettings } from "./inject/inject.js";
+import { WebhookServer } from "./server.js";
+
+export { defaultInjectionSettings } from "./inject/inject.js";
+export type { InjectionSettings } from "./inject/inject.js";
+
+export const defaultWebhookAddr = ":15017";
+export const mutatingConfigurationName = "pilotfish-sidecar-injector";
+export const validatingConfigurationName = "pilotfish-validator";
+export const caSecretName = "pilotfish-webhook-ca";
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** The names in the serving certificate by default: the webhook Service of config/webhook. */
+export function defaultCertHosts(namespace: string): string[] {
+  return [`pilotfish.${namespace}.svc`, `pilotfish.${namespace}.svc.cluster.local`];
+}
+
+export interface WebhookOptions {
+  kubeConfig: KubeConfig;
+  namespace: string;
+  address: string;
+  certHosts: readonly string[];
+  injection: InjectionSettings;
+  logger: Logger;
+  servingValidityMs?: number;
+  resyncMs?: number;
+}
+
+export interface RunningWebhook {
+  address: string;
+  close(): Promise<void>;
+}
+
+export async function startWebhook(options: WebhookOptions): Promise<RunningWebhook> {
+  const { host, port } = parseAddress(options.address);
+  const rest = new KubeRest(options.kubeConfig);
+  const logger = options.logger;
+  const validityMs = options.servingValidityMs ?? 30 * DAY_MS;
+  // The CA is needed before anything can be served; API errors are retried, never fatal.
+  let loaded: Awaited<ReturnType<typeof loadOrCreateCa>> | undefined;
+  for (let attempt = 0; !loaded; attempt++) {
+    try {
+      loaded = await loadOrCreateCa(rest, options.namespace, caSecretName);
+    } catch (error) {
+      const delay = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
+      logger.warn(`webhook CA Secret ${options.namespace}/${caSecretName}: ${(error as Error).message}; retrying in ${delay} ms`);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+  const { ca, created } = loaded;
+  logger.info(`webhook CA ${created ? "created in" : "read from"} Secret ${options.namespace}/${caSecretName}`);
+  let serving = await issueServing(ca, options.certHosts, validityMs);
+  const server = await WebhookServer.start({
+    host,
+    port,
+    certificate: serving,
+    injection: options.injection,
+    onReview: (path, summary) => logger.debug(`${path}: ${summary}`),
+  });
+  logger.info(`serving /inject and /validate on https://${server.address} (TLS >= 1.2; certificate for ${options.certHosts.join(", ")}, renewed at ${renewAt(serving.notBefore, serving.notAfter).toISOString()})`);
+
+  let renewal: NodeJS.Timeout | undefined;
+  let closed = false;
+  const scheduleRenewal = (): void => {
+    // setTimeout holds at most ~24.8 days; a longer wait is taken in steps.
+    const wait = Math.max(1000, Math.min(renewAt(serving.notBefore, serving.notAfter).getTime() - Date.now(), 2 ** 31 - 1));
+    renewal = setTimeout(() => void renew(), wait);
+    renewal.unref();
+  };
+  const renew = async (): Promise<void> => {
+    if (closed) return;
+    if (Date.now() >= renewAt(serving.notBefore, serving.notAfter).getTime()) {
+      try {
+        serving = await issueServing(ca, options.certHosts, validityMs);
+        server.setCertificate(serving);
+        logger.info(`webhook serving certificate renewed, valid until ${serving.notAfter.toISOString()}`);
+      } catch (error) {
+        logger.error(`webhook serving certificate renewal failed, retrying: ${(error as Error).message}`);
+      }
+    }
+    if (!closed) scheduleRenewal();
+  };
+  scheduleRenewal();
+
+  const patcher = new CaBundlePatcher({
+    rest,
+    configurations: [
+      { kind: "MutatingWebhookConfiguration", name: mutatingConfigurationName },
+      { kind: "ValidatingWebhookConfiguration", name: validatingConfigurationName },
+    ],
+    caPem: ca.certificatePem,
+    resyncMs: options.resyncMs ?? 10_000,
+    logger,
+  });
+  patcher.start();
+
+  return {
+    address: server.address,
+    close: async () => {
+      closed = true;
+      if (renewal) clearTimeout(renewal);
+      patcher.stop();
+      await server.close();
+    },
+  };
+}

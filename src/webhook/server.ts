@@ -1,0 +1,133 @@
+/**
+ * The webhook's HTTPS server: POST /inject (sidecar injection) and POST /validate (the Istio
+ * validator of src/api/admission.ts), GET /healthz. TLS 1.2 or newer only. The serving
+ * certificate is swapped in place (`setSecureContext`): handshakes after the swap get the new
+ * certificate, connections already open keep going, nothing is dropped.
+ */
+import https from "node:https";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { review as validateReview } from "../api/admission.js";
+import { injectReview } from "./inject/review.js";
+import type { InjectionSettings } from "./inject/inject.js";
+
+export interface ServingCertificate {
+  /** The leaf followed by any intermediates. */
+  certificatePem: string;
+  privateKeyPem: string;
+}
+
+export interface WebhookServerOptions {
+  host: string;
+  port: number;
+  certificate: ServingCertificate;
+  injection: InjectionSettings;
+  /** Called once per review with what was decided (for the log). */
+  onReview?(path: string, summary: string): void;
+}
+
+const MAX_BODY_BYTES = 3 * 1024 * 1024;
+const tlsOptions = { minVersion: "TLSv1.2" as const };
+
+/** The apiserver prefixes a denial with `admission webhook "<name>" denied the request: ` itself. */
+const validatorPrefix = /^admission webhook "[^"]*" denied the request: /;
+
+export function validate(body: unknown): unknown {
+  const answer = validateReview(body);
+  const status = answer.response?.status;
+  if (status) status.message = status.message.replace(validatorPrefix, "");
+  return answer;
+}
+
+export class WebhookServer {
+  readonly #server: https.Server;
+  readonly #options: WebhookServerOptions;
+  #address = "";
+
+  private constructor(options: WebhookServerOptions) {
+    this.#options = options;
+    this.#server = https.createServer({ ...tlsOptions, cert: options.certificate.certificatePem, key: options.certificate.privateKeyPem }, (request, response) =>
+      this.#handle(request, response),
+    );
+    this.#server.keepAliveTimeout = 30_000;
+  }
+
+  static async start(options: WebhookServerOptions): Promise<WebhookServer> {
+    const server = new WebhookServer(options);
+    await new Promise<void>((resolve, reject) => {
+      server.#server.once("error", reject);
+      server.#server.listen(options.port, options.host, () => {
+        server.#server.off("error", reject);
+        resolve();
+      });
+    });
+    const address = server.#server.address() as AddressInfo;
+    server.#address = address.family === "IPv6" ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
+    return server;
+  }
+
+  /** host:port actually bound (port 0 resolved). */
+  get address(): string {
+    return this.#address;
+  }
+
+  get port(): number {
+    return (this.#server.address() as AddressInfo).port;
+  }
+
+  /** New handshakes use this certificate from now on; open connections are untouched. */
+  setCertificate(certificate: ServingCertificate): void {
+    this.#server.setSecureContext({ ...tlsOptions, cert: certificate.certificatePem, key: certificate.privateKeyPem });
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeIdleConnections();
+    });
+  }
+
+  #handle(request: IncomingMessage, response: ServerResponse): void {
+    const path = (request.url ?? "/").split("?")[0] ?? "/";
+    const send = (code: number, body: unknown): void => {
+      const text = typeof body === "string" ? body : JSON.stringify(body);
+      response.writeHead(code, { "content-type": typeof body === "string" ? "text/plain" : "application/json", "content-length": Buffer.byteLength(text) });
+      response.end(text);
+    };
+    if (path === "/healthz" && request.method === "GET") return send(200, "ok\n");
+    if (path !== "/inject" && path !== "/validate") return send(404, "not found\n");
+    if (request.method !== "POST") return send(405, { error: "use POST with an admission.k8s.io/v1 AdmissionReview" });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        send(413, { error: "AdmissionReview too large" });
+        request.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.on("end", () => {
+      if (response.headersSent) return;
+      let body: unknown;
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+      } catch {
+        return send(400, { error: "body is not JSON" });
+      }
+      try {
+        if (path === "/inject") {
+          const outcome = injectReview(body, this.#options.injection);
+          this.#options.onReview?.(path, outcome.summary);
+          return send(200, outcome.review);
+        }
+        const answer = validate(body) as { response?: { allowed?: boolean; status?: { message?: string } } };
+        this.#options.onReview?.(path, answer.response?.allowed === false ? `denied: ${answer.response.status?.message ?? ""}` : "allowed");
+        return send(200, answer);
+      } catch (error) {
+        return send(400, { error: (error as Error).message });
+      }
+    });
+  }
+}
