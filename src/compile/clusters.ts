@@ -14,6 +14,7 @@ import type { ClusterPolicyApplier, ClusterRef, ClusterResolution } from "./filt
 import { clusterLoadAssignment, edsCluster } from "../envoy/cluster.js";
 import type { LbEndpoint } from "../envoy/cluster.js";
 import { namespaceOf } from "./binding.js";
+import { meshConfig } from "./mesh.js";
 
 export function clusterName(port: number, subset: string | undefined, host: string): string {
   return `outbound|${port}|${subset ?? ""}|${host}`;
@@ -96,6 +97,22 @@ function endpointsFor(snapshot: Snapshot, service: Service, servicePort: Service
   return result.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.port - b.port));
 }
 
+/**
+ * Whether a Service port speaks HTTP/2 by Istio's protocol selection (pkg/config/kube
+ * `ConvertProtocol`): `appProtocol`, else the port name's prefix before `-`; http2, grpc and
+ * grpc-web (and appProtocol `kubernetes.io/h2c`) are HTTP/2. istiod then sends HTTP/2 upstream.
+ */
+export function isHttp2ServicePort(port: ServicePort | undefined): boolean {
+  if (!port) return false;
+  const name = (port.appProtocol ?? port.name ?? "").toLowerCase();
+  if (port.appProtocol === "kubernetes.io/h2c") return true;
+  if (name.startsWith("grpc-web")) return true;
+  const prefix = name.split("-")[0] ?? "";
+  return prefix === "http2" || prefix === "grpc";
+}
+
+const httpProtocolOptionsKey = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+
 export interface BuiltClusters {
   clusters: EnvoyResource[];
   endpoints: EnvoyResource[];
@@ -107,11 +124,12 @@ export interface BuiltClusters {
 export function buildClusters(
   snapshot: Snapshot,
   proxy: GatewayProxy,
-  _options: CompileOptions,
+  options: CompileOptions,
   refs: readonly ClusterRef[],
   applyPolicy: ClusterPolicyApplier | undefined,
 ): BuiltClusters {
   const out: BuiltClusters = { clusters: [], endpoints: [], secrets: [], diagnostics: [] };
+  const mesh = meshConfig(options);
   const unique = new Map<string, ClusterRef>();
   for (const ref of refs) if (!unique.has(ref.name)) unique.set(ref.name, ref);
   for (const ref of [...unique.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
@@ -143,7 +161,19 @@ export function buildClusters(
         policyField = found.subset.trafficPolicy ? `spec.subsets[${found.index}].trafficPolicy` : "spec.trafficPolicy";
       }
     }
-    let cluster: EnvoyResource = edsCluster(ref.name);
+    let cluster: EnvoyResource = edsCluster(ref.name, {
+      connectTimeoutMs: mesh.connectTimeoutMs,
+      lbPolicy: mesh.defaultLbPolicy,
+      healthyPanicThresholdPercent: mesh.healthyPanicThresholdPercent,
+    });
+    if (isHttp2ServicePort(servicePort)) {
+      cluster.typed_extension_protocol_options = {
+        [httpProtocolOptionsKey]: {
+          "@type": `type.googleapis.com/${httpProtocolOptionsKey}`,
+          explicit_http_config: { http2_protocol_options: {} },
+        },
+      };
+    }
     if (applyPolicy && policy) {
       const applied = applyPolicy({
         cluster,

@@ -21,6 +21,7 @@ import { headerMatcher } from "../envoy/route.js";
 import type { StringMatcher } from "../envoy/route.js";
 import { duration, filterName, fractionalPercent, typeUrl } from "../envoy/types.js";
 import { namespaceOf } from "./binding.js";
+import { meshConfig } from "./mesh.js";
 
 export interface HttpRouteContext {
   virtualService: VirtualService;
@@ -117,7 +118,7 @@ export function retryPolicy(retries: HTTPRetry | undefined, options: CompileOpti
     if (statusCodes.length > 0 && !on.includes("retriable-status-codes")) on.push("retriable-status-codes");
   } else {
     on.push(defaultRetryOn);
-    if (options.defaultRetryOn503) statusCodes.push(503);
+    if (meshConfig(options).defaultRetryOn503) statusCodes.push(503);
   }
   policy.retry_on = on.join(",");
   policy.num_retries = retries?.attempts ?? 2;
@@ -280,6 +281,11 @@ function forwardAction(rule: HTTPRoute, ctx: HttpRouteContext, out: TranslatedRo
     out.diagnostics.push(diag(ctx, `${ctx.field}.timeout`, "warning", `invalid timeout ${JSON.stringify(rule.timeout)}; no timeout set`));
   }
   action.timeout = duration(timeoutMs ?? 0);
+  // istiod sets max_grpc_timeout to the route timeout: a gRPC client's grpc-timeout header
+  // applies, capped by the route timeout (0 = uncapped). The field is deprecated in Envoy, but its
+  // replacement (max_stream_duration.grpc_timeout_header_max) switches Envoy's router to its "new
+  // timeouts" mode, which ignores the route `timeout` entirely (L12's 1 s timeout stops firing).
+  if (meshConfig(ctx.options).honorGrpcTimeoutHeader) action.max_grpc_timeout = duration(timeoutMs ?? 0);
   // Like Istio, only a single-destination route hashes; retrying on another host would break
   // the stickiness, so the previous_hosts predicate goes.
   const onlyRef = weightedRefs.length === 1 ? weightedRefs[0] : undefined;
@@ -307,7 +313,10 @@ function forwardAction(rule: HTTPRoute, ctx: HttpRouteContext, out: TranslatedRo
       return;
     }
     out.clusterRefs.push(resolution.cluster);
-    mirrors.push({ cluster: resolution.cluster.name, runtime_fraction: { default_value: fractionalPercent(percent ?? 100) } });
+    const policy: EnvoyJson = { cluster: resolution.cluster.name, runtime_fraction: { default_value: fractionalPercent(percent ?? 100) }, trace_sampled: false };
+    // istiod (DISABLE_SHADOW_HOST_SUFFIX): the mirrored request keeps its Host, no `-shadow`.
+    if (meshConfig(ctx.options).disableShadowHostSuffixAppend) policy.disable_shadow_host_suffix_append = true;
+    mirrors.push(policy);
   };
   if (rule.mirror) addMirror(rule.mirror, rule.mirrorPercentage?.value, `${ctx.field}.mirror`);
   (rule.mirrors ?? []).forEach((mirror, index) => addMirror(mirror.destination, mirror.percentage?.value, `${ctx.field}.mirrors[${index}].destination`));

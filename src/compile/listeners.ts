@@ -15,6 +15,7 @@ import { bindVirtualServices, listenerPortFor, namespaceOf, resourceKey } from "
 import { parseServerHost } from "./hosts.js";
 import { resolveDestination } from "./clusters.js";
 import { buildRouteConfiguration } from "./virtual-hosts.js";
+import { hcmSettings, listenerAccessLogs, meshConfig } from "./mesh.js";
 
 export interface PlacedServer {
   gateway: Gateway;
@@ -149,7 +150,15 @@ export function buildListeners(snapshot: Snapshot, proxy: GatewayProxy, options:
       out.clusterRefs.push(...(result.clusterRefs ?? []));
     }
 
-    if (filterChains.length > 0) out.listeners.push(listener(`0.0.0.0_${port}`, "0.0.0.0", port, filterChains));
+    if (filterChains.length > 0) {
+      const mesh = meshConfig(options);
+      out.listeners.push(
+        listener(`0.0.0.0_${port}`, "0.0.0.0", port, filterChains, {
+          accessLog: listenerAccessLogs(mesh),
+          transportSocketConnectTimeoutMs: mesh.gatewayTransportSocketConnectTimeoutMs,
+        }),
+      );
+    }
   }
   return out;
 }
@@ -172,7 +181,7 @@ export function serverContext(
     listenerPort,
     virtualServices,
     hostNames: hostNames(gateway, server),
-    httpConnectionManager: (routeConfigName, statPrefix) => httpConnectionManager(routeConfigName, statPrefix),
+    httpConnectionManager: (routeConfigName, statPrefix) => httpConnectionManager(routeConfigName, statPrefix, hcmSettings(meshConfig(options))),
     routeConfiguration: (routeConfigName) => {
       const built = buildRouteConfiguration(routeConfigName, [{ gateway, server, virtualServices }], snapshot, options);
       return { routeConfiguration: built.routeConfiguration, clusterRefs: built.clusterRefs, diagnostics: built.diagnostics };

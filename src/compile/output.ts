@@ -5,6 +5,7 @@
  * helpers only.
  */
 import type { EnvoyResources } from "../envoy/resources.js";
+import type { MeshConfig } from "./mesh.js";
 
 export type DiagnosticSeverity = "error" | "warning";
 
@@ -28,6 +29,12 @@ export interface CompileOptions {
    * seeds show 1.17, so this is a mesh-wide switch (default: the current Istio behaviour).
    */
   defaultRetryOn503: boolean;
+  /**
+   * Overrides of the mesh-wide settings (compile/mesh.ts `meshDefaults`, Istio's defaults), e.g.
+   * `{ accessLogFile: "/dev/stdout" }` for the access logs the seeds' installs turn on.
+   * `mesh.defaultRetryOn503`, when set, wins over `defaultRetryOn503`.
+   */
+  mesh?: Partial<MeshConfig>;
 }
 
 export const defaultCompileOptions: CompileOptions = Object.freeze({ defaultRetryOn503: false });

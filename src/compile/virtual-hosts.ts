@@ -15,6 +15,7 @@ import { namespaceOf, resourceKey } from "./binding.js";
 import { consistentHashFor, destinationWarnings, resolveDestination } from "./clusters.js";
 import { routeHashPolicy } from "./cluster-policy.js";
 import { translateHttpRoute } from "./http-routes.js";
+import { meshConfig } from "./mesh.js";
 
 export interface HttpServerInput {
   gateway: Gateway;
@@ -44,6 +45,7 @@ export function buildRouteConfiguration(
 ): BuiltRouteConfiguration {
   const clusterRefs: ClusterRef[] = [];
   const diagnostics: Diagnostic[] = [];
+  const mesh = meshConfig(options);
   const hosts = new Map<string, HostEntry>();
   const entryFor = (host: string, serverPort: number): HostEntry => {
     const key = host.toLowerCase();
@@ -98,9 +100,15 @@ export function buildRouteConfiguration(
   const virtualHosts = [...hosts.values()]
     .filter((entry) => entry.routes.length > 0 || entry.requireTls)
     .sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0))
-    .map((entry) => virtualHost(`${entry.host}:${entry.serverPort}`, [entry.host], entry.routes, entry.requireTls ? { require_tls: "ALL" } : {}));
+    .map((entry) => {
+      const extra: EnvoyJson = {};
+      if (entry.requireTls) extra.require_tls = "ALL";
+      if (mesh.includeRequestAttemptCount) extra.include_request_attempt_count = true;
+      return virtualHost(`${entry.host}:${entry.serverPort}`, [entry.host], entry.routes, extra);
+    });
   const firstPort = servers[0]?.server.port.number ?? 0;
   if (virtualHosts.length === 0) virtualHosts.push(blackholeVirtualHost(firstPort));
 
-  return { routeConfiguration: routeConfiguration(name, virtualHosts), clusterRefs, diagnostics };
+  const extra: EnvoyJson = { max_direct_response_body_size_bytes: mesh.maxDirectResponseBodySizeBytes };
+  return { routeConfiguration: routeConfiguration(name, virtualHosts, extra), clusterRefs, diagnostics };
 }

@@ -1,18 +1,28 @@
 import type { EnvoyJson, EnvoyResource } from "./resources.js";
-import { adsConfigSource, typeUrl } from "./types.js";
+import { adsConfigSource, duration, typeUrl } from "./types.js";
 
 /** Istio opens the circuit breakers wide: limits come from DestinationRules, not Envoy defaults. */
 const unlimited = 4294967295;
 
+export interface ClusterDefaults {
+  connectTimeoutMs: number;
+  lbPolicy: string;
+  /** `common_lb_config.healthy_panic_threshold` in percent (0 = panic mode off). */
+  healthyPanicThresholdPercent: number;
+}
+
 /** A cluster whose endpoints arrive over EDS under the cluster's own name. */
-export function edsCluster(name: string): EnvoyResource {
+export function edsCluster(name: string, defaults: ClusterDefaults): EnvoyResource {
+  const panic = defaults.healthyPanicThresholdPercent;
   return {
     "@type": typeUrl.cluster,
     name,
     type: "EDS",
     eds_cluster_config: { eds_config: adsConfigSource(), service_name: name },
-    connect_timeout: "10s",
-    lb_policy: "ROUND_ROBIN",
+    connect_timeout: duration(defaults.connectTimeoutMs),
+    lb_policy: defaults.lbPolicy,
+    // Percent{value: 0} is `{}` in proto JSON.
+    common_lb_config: { healthy_panic_threshold: panic === 0 ? {} : { value: panic } },
     circuit_breakers: {
       thresholds: [
         { max_connections: unlimited, max_pending_requests: unlimited, max_requests: unlimited, max_retries: unlimited },

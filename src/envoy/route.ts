@@ -1,7 +1,7 @@
 import type { EnvoyJson, EnvoyResource } from "./resources.js";
 import { typeUrl } from "./types.js";
 
-export function routeConfiguration(name: string, virtualHosts: EnvoyJson[]): EnvoyResource {
+export function routeConfiguration(name: string, virtualHosts: EnvoyJson[], extra: EnvoyJson = {}): EnvoyResource {
   return {
     "@type": typeUrl.routeConfiguration,
     name,
@@ -10,6 +10,7 @@ export function routeConfiguration(name: string, virtualHosts: EnvoyJson[]): Env
     validate_clusters: false,
     // `Host: name:30000` (NodePort) must match the virtual host `name`.
     ignore_port_in_host_matching: true,
+    ...extra,
   };
 }
 

@@ -14,6 +14,7 @@ export const typeUrl = {
   cors: `${prefix}envoy.extensions.filters.http.cors.v3.Cors`,
   corsPolicy: `${prefix}envoy.extensions.filters.http.cors.v3.CorsPolicy`,
   stdoutAccessLog: `${prefix}envoy.extensions.access_loggers.stream.v3.StdoutAccessLog`,
+  fileAccessLog: `${prefix}envoy.extensions.access_loggers.file.v3.FileAccessLog`,
   tlsInspector: `${prefix}envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector`,
   previousHostsPredicate: `${prefix}envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate`,
   downstreamTlsContext: `${prefix}envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext`,
@@ -30,6 +31,7 @@ export const filterName = {
   cors: "envoy.filters.http.cors",
   tlsInspector: "envoy.filters.listener.tls_inspector",
   stdoutAccessLog: "envoy.access_loggers.stdout",
+  fileAccessLog: "envoy.access_loggers.file",
 } as const;
 
 /** A delivery-neutral config source: publish/file layout rewrites it for files (see layout.ts). */

@@ -8,6 +8,7 @@ import type { Snapshot } from "../../model/snapshot.js";
 import type { ClusterRef } from "./types.js";
 import { httpConnectionManager } from "../../envoy/listener.js";
 import { buildRouteConfiguration } from "../virtual-hosts.js";
+import { hcmSettings, meshConfig } from "../mesh.js";
 import type { HttpServerInput } from "../virtual-hosts.js";
 
 export interface HttpPortResult {
@@ -25,7 +26,7 @@ export function buildHttpPort(listenerPort: number, servers: readonly HttpServer
   const name = httpRouteConfigName(listenerPort);
   const built = buildRouteConfiguration(name, servers, snapshot, options);
   return {
-    filterChain: { filters: [httpConnectionManager(name, `outbound_0.0.0.0_${listenerPort}`)] },
+    filterChain: { filters: [httpConnectionManager(name, `outbound_0.0.0.0_${listenerPort}`, hcmSettings(meshConfig(options)))] },
     route: built.routeConfiguration,
     clusterRefs: built.clusterRefs,
     diagnostics: built.diagnostics,

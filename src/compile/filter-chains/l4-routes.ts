@@ -8,6 +8,7 @@ import type { RouteDestination, VirtualService } from "../../api/index.js";
 import type { ClusterRef, ServerContext } from "./types.js";
 import { namespaceOf, resourceKey } from "../binding.js";
 import { tcpProxy } from "../../envoy/listener.js";
+import { accessLogs, meshConfig } from "../mesh.js";
 
 /** Istio's L4 match fields the gateway reads: the server's port number and the gateway names. */
 export function l4MatchApplies(match: { port?: number; gateways?: string[] }, virtualService: VirtualService, ctx: ServerContext): boolean {
@@ -49,5 +50,5 @@ export function weightedTcpProxy(ctx: ServerContext, virtualService: VirtualServ
   if (clusters.every((c) => c.weight === 0)) clusters = clusters.map((c) => ({ ...c, weight: 1 }));
   clusters = clusters.filter((c) => c.weight > 0);
   const statPrefix = clusters.length === 1 && clusters[0] ? clusters[0].name : `${ctx.gateway.metadata.name}.${ctx.server.port.name}`;
-  return { filter: tcpProxy(statPrefix, clusters), clusterRefs, diagnostics };
+  return { filter: tcpProxy(statPrefix, clusters, accessLogs(meshConfig(ctx.options))), clusterRefs, diagnostics };
 }
