@@ -20,10 +20,10 @@ export const UInt64 = (description?: string) =>
   Type.Integer({ minimum: 0, ...(description ? { description } : {}) });
 
 /** google.protobuf.UInt32Value: a nullable uint32. */
-export const UInt32Value = (description?: string): TUnsafe<number | null> =>
+export const UInt32Value = (description?: string, minimum = 0): TUnsafe<number | null> =>
   Type.Unsafe<number | null>({
     type: "integer",
-    minimum: 0,
+    minimum,
     maximum: 4294967295,
     nullable: true,
     ...(description ? { description } : {}),

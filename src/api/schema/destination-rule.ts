@@ -47,8 +47,8 @@ export const LocalityLoadBalancerSettingSchema = Type.Object({
 
 export const WarmupConfigurationSchema = Type.Object({
   duration: Duration("Duration of warmup mode."),
-  minimumPercent: Opt(Type.Number({ nullable: true, minimum: 0, maximum: 100 })),
-  aggression: Opt(Type.Number({ nullable: true, minimum: 1 })),
+  minimumPercent: Opt(Type.Number({ nullable: true, minimum: 0, maximum: 100, format: "double" })),
+  aggression: Opt(Type.Number({ nullable: true, minimum: 0, format: "double" })),
 });
 
 export const LoadBalancerSettingsSchema = OneOfFields(
@@ -59,6 +59,14 @@ export const LoadBalancerSettingsSchema = OneOfFields(
       localityLbSetting: Opt(LocalityLoadBalancerSettingSchema),
       warmupDurationSecs: Opt(Duration("Deprecated: use warmup. Represents the warmup duration of Service.")),
       warmup: Opt(WarmupConfigurationSchema),
+      zoneAwareLbSetting: Opt(
+        Type.Object({
+          enabled: Opt(BoolValue("Enable zone-aware load balancing.")),
+          minClusterSize: Opt(UInt32Value("Minimum number of upstream hosts for zone-aware routing.", 1)),
+          failover: Opt(Type.Array(Type.Object({ from: Opt(Str("Originating zone.")), to: Opt(Str("Zone the traffic fails over to.")) }))),
+          failoverPriority: Opt(StringList("Ordered list of labels used to sort endpoints for failover.")),
+        }),
+      ),
     },
     { description: "Load balancing policies to apply for a specific destination." },
   ),
@@ -92,6 +100,12 @@ export const ConnectionPoolSettingsSchema = Type.Object(
         h2UpgradePolicy: Opt(StringEnum(H2_UPGRADE_POLICIES, "Specify if http1.1 connection should be upgraded to http2 for the associated destination.")),
         useClientProtocol: Opt(Type.Boolean({ description: "If set to true, client protocol will be preserved while initiating connection to backend." })),
         maxConcurrentStreams: Opt(Int32("The maximum number of concurrent streams allowed for a peer on one HTTP/2 connection.")),
+        http2KeepAlive: Opt(
+          Type.Object({
+            interval: Opt(Duration("Interval between HTTP/2 PING frames.")),
+            timeout: Opt(Duration("How long to wait for a PING response before closing the connection.")),
+          }),
+        ),
       }),
     ),
   },
@@ -109,6 +123,7 @@ export const OutlierDetectionSchema = Type.Object(
     maxEjectionPercent: Opt(Int32("Maximum % of hosts in the load balancing pool for the upstream service that can be ejected.")),
     minHealthPercent: Opt(Int32("Outlier detection will be enabled as long as the associated load balancing pool has at least minHealthPercent hosts in healthy mode.")),
     consecutiveErrors: Opt(Int32("Deprecated: use consecutive5xxErrors.")),
+    outlierDetectionHttpErrorCodes: Opt(Type.Array(Type.Integer({ minimum: 100, maximum: 599 }), { description: "HTTP status codes counted as errors by outlier detection." })),
   },
   { description: "A Circuit breaker implementation that tracks the status of each individual host in the upstream service." },
 );
@@ -154,6 +169,13 @@ export const TrafficPolicySchema = Type.Object(
     portLevelSettings: Opt(Type.Array(PortTrafficPolicySchema, { maxItems: 4096, description: "Traffic policies specific to individual ports." })),
     tunnel: Opt(TunnelSettingsSchema),
     proxyProtocol: Opt(Type.Object({ version: Opt(StringEnum(PROXY_PROTOCOL_VERSIONS, "The PROXY protocol version to use.")) })),
+    retryBudget: Opt(
+      Type.Object({
+        percent: Opt(Type.Number({ nullable: true, minimum: 0, maximum: 100, format: "double", description: "Percentage of active requests that may be retries." })),
+        minRetryConcurrency: Opt(UInt32("Minimum number of concurrent retries allowed.")),
+        budgetInterval: Opt(Duration("Interval over which the budget is computed.")),
+      }),
+    ),
   },
   { description: "Traffic policies to apply (load balancing policy, connection pool sizes, outlier detection)." },
 );

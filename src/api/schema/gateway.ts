@@ -1,5 +1,5 @@
 import { Type } from "@sinclair/typebox";
-import { Opt, Str, StringEnum, StringList, StringMap, UInt32 } from "./common.js";
+import { BoolValue, Opt, Str, StringEnum, StringList, StringMap, UInt32 } from "./common.js";
 
 /** Port protocols Istio understands on a Gateway server (case-insensitive in Istio). */
 export const GATEWAY_PROTOCOLS = ["HTTP", "HTTPS", "GRPC", "GRPC-WEB", "HTTP2", "MONGO", "REDIS", "MYSQL", "TCP", "TLS", "UDP"] as const;
@@ -40,8 +40,10 @@ export const ServerTLSSettingsSchema = Type.Object(
     caCertificates: Opt(Str("Path of the CA bundle used to verify client certificates (mode MUTUAL).")),
     caCrl: Opt(Str("Path of the certificate revocation list.")),
     credentialName: Opt(Str("Name of the Secret holding the certificate, key and CA.")),
-    credentialNames: Opt(Type.Array(Type.String(), { maxItems: 2, description: "Up to two Secrets (e.g. RSA and ECDSA)." })),
-    tlsCertificates: Opt(Type.Array(TLSCertificateSchema, { maxItems: 2 })),
+    credentialNames: Opt(Type.Array(Type.String(), { minItems: 1, maxItems: 2, description: "Up to two Secrets (e.g. RSA and ECDSA)." })),
+    tlsCertificates: Opt(Type.Array(TLSCertificateSchema, { minItems: 1, maxItems: 2 })),
+    caCertCredentialName: Opt(Str("Name of the Secret holding the CA certificate to verify clients, separately from credentialName.")),
+    insecureSkipVerify: Opt(BoolValue("Skip verifying the client's certificate (MUTUAL and OPTIONAL_MUTUAL).")),
     subjectAltNames: Opt(StringList("Client identities accepted (SAN).")),
     verifyCertificateSpki: Opt(StringList()),
     verifyCertificateHash: Opt(StringList()),

@@ -119,6 +119,7 @@ export const HTTPRedirectSchema = OneOfFields(
       port: Opt(UInt32("On a redirect, overwrite the port portion of the URL with this value.")),
       derivePort: Opt(StringEnum(REDIRECT_PORT_DERIVATIONS, "On a redirect, dynamically set the port.")),
       scheme: Opt(Str("On a redirect, overwrite the scheme portion of the URL with this value.")),
+      prefixRewrite: Opt(Str("On a redirect, replace the matched prefix (of a prefix match) of the path with this value.")),
       redirectCode: Opt(UInt32("On a redirect, specifies the HTTP status code to use in the redirect response.")),
     },
     { description: "HTTPRedirect can be used to send a 301 redirect response to the caller." },
@@ -168,6 +169,7 @@ export const HTTPRetrySchema = Type.Object(
     retryOn: Opt(Str("Specifies the conditions under which retry takes place, comma-separated.")),
     retryRemoteLocalities: Opt(BoolValue("Flag to specify whether the retries should retry to other localities.")),
     backoff: Opt(Duration("Base interval between retries.")),
+    retryIgnorePreviousHosts: Opt(BoolValue("Whether to avoid retrying against hosts already tried (default true).")),
   },
   { description: "Describes the retry policy to use when a HTTP request fails." },
 );
@@ -236,6 +238,7 @@ export const HTTPRouteSchema = Type.Object(
     mirror: Opt(DestinationSchema),
     mirrors: Opt(Type.Array(HTTPMirrorPolicySchema, { description: "Destinations to mirror HTTP traffic in addition to the original destination." })),
     mirrorPercent: Opt(UInt32Value("Deprecated: use mirrorPercentage.")),
+    mirror_percent: Opt(UInt32Value("Deprecated: the snake_case spelling Istio's CRD also accepts; use mirrorPercentage.")),
     mirrorPercentage: Opt(PercentSchema),
     corsPolicy: Opt(CorsPolicySchema),
     headers: Opt(HeadersSchema),
