@@ -32,8 +32,22 @@ const tlsOptions = { minVersion: "TLSv1.2" as const };
 /** The apiserver prefixes a denial with `admission webhook "<name>" denied the request: ` itself. */
 const validatorPrefix = /^admission webhook "[^"]*" denied the request: /;
 
+/**
+ * The validator checks Istio's API as a user writes it; the apiserver's object also carries
+ * fields it adds (managedFields, uid, creationTimestamp...). Only what the operator itself
+ * validates is passed on (src/sources/kube/source.ts, asWritten), so both give one verdict.
+ */
+function asWritten(object: unknown): unknown {
+  if (object === null || typeof object !== "object") return object;
+  const { apiVersion, kind, metadata, spec } = object as { apiVersion?: unknown; kind?: unknown; metadata?: Record<string, unknown>; spec?: unknown };
+  const { name, namespace, labels, annotations } = metadata ?? {};
+  return { apiVersion, kind, metadata: { name, namespace, labels, annotations }, spec };
+}
+
 export function validate(body: unknown): unknown {
-  const answer = validateReview(body);
+  const request = (body as { request?: { object?: unknown } } | null)?.request;
+  const written = request && request.object !== undefined ? { ...(body as object), request: { ...request, object: asWritten(request.object) } } : body;
+  const answer = validateReview(written);
   const status = answer.response?.status;
   if (status) status.message = status.message.replace(validatorPrefix, "");
   return answer;

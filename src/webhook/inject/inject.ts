@@ -241,8 +241,8 @@ export function injectPod(original: JsonObject, namespace: string, settings: Inj
       { name: "TRUST_DOMAIN", value: settings.trustDomain },
     ],
     ports: [{ containerPort: envoyPrometheusPort, name: "http-envoy-prom", protocol: "TCP" }],
-    readinessProbe: { httpGet: { path: "/healthz/ready", port: statusPort }, initialDelaySeconds: 0, periodSeconds: 15, timeoutSeconds: 3, failureThreshold: 4 },
-    startupProbe: { httpGet: { path: "/healthz/ready", port: statusPort }, initialDelaySeconds: 0, periodSeconds: 1, timeoutSeconds: 3, failureThreshold: 600 },
+    readinessProbe: { httpGet: { path: "/healthz/ready", port: statusPort }, periodSeconds: 15, timeoutSeconds: 3, failureThreshold: 4 },
+    startupProbe: { httpGet: { path: "/healthz/ready", port: statusPort }, periodSeconds: 1, timeoutSeconds: 3, failureThreshold: 600 },
     resources,
     securityContext: {
       allowPrivilegeEscalation: false,

@@ -66,46 +66,56 @@ export function istioIptablesArgs(settings: CaptureSettings): string[] {
 export function captureRules(settings: CaptureSettings): string {
   const uid = settings.proxyUid;
   const gid = settings.proxyGid;
-  const rules: string[] = [];
-  const add = (rule: string): number => rules.push(rule);
+  // Grouped by chain in iptables-save's order (built-in chains first, then ours as declared),
+  // with the matches spelled as iptables-save prints them (`-m tcp` before `--dport`), so the
+  // text in the pod spec is byte for byte what `iptables-save -t nat` shows in the pod.
+  const chains: Record<"PREROUTING" | "OUTPUT" | "ISTIO_INBOUND" | "ISTIO_IN_REDIRECT" | "ISTIO_OUTPUT" | "ISTIO_REDIRECT", string[]> = {
+    PREROUTING: [],
+    OUTPUT: [],
+    ISTIO_INBOUND: [],
+    ISTIO_IN_REDIRECT: [],
+    ISTIO_OUTPUT: [],
+    ISTIO_REDIRECT: [],
+  };
+  const add = (chain: keyof typeof chains, rule: string): number => chains[chain].push(`-A ${chain} ${rule}`);
 
   // Inbound: everything arriving for the pod, except the excluded ports, goes to 15006.
   const inboundAll = settings.includeInboundPorts.includes("*");
   if (inboundAll || settings.includeInboundPorts.length > 0) {
-    add("-A PREROUTING -p tcp -j ISTIO_INBOUND");
+    add("PREROUTING", "-p tcp -j ISTIO_INBOUND");
     if (inboundAll) {
-      for (const port of settings.excludeInboundPorts) add(`-A ISTIO_INBOUND -p tcp --dport ${port} -j RETURN`);
-      add("-A ISTIO_INBOUND -p tcp -j ISTIO_IN_REDIRECT");
+      for (const port of settings.excludeInboundPorts) add("ISTIO_INBOUND", `-p tcp -m tcp --dport ${port} -j RETURN`);
+      add("ISTIO_INBOUND", "-p tcp -j ISTIO_IN_REDIRECT");
     } else {
-      for (const port of settings.includeInboundPorts) add(`-A ISTIO_INBOUND -p tcp --dport ${port} -j ISTIO_IN_REDIRECT`);
+      for (const port of settings.includeInboundPorts) add("ISTIO_INBOUND", `-p tcp -m tcp --dport ${port} -j ISTIO_IN_REDIRECT`);
     }
   }
-  add(`-A ISTIO_IN_REDIRECT -p tcp -j REDIRECT --to-ports ${settings.inboundPort}`);
+  add("ISTIO_IN_REDIRECT", `-p tcp -j REDIRECT --to-ports ${settings.inboundPort}`);
 
   // Outbound: the app's TCP to anywhere goes to 15001; the proxy's own (uid/gid 1337) does not.
-  add("-A OUTPUT -p tcp -j ISTIO_OUTPUT");
-  for (const port of settings.excludeOutboundPorts) add(`-A ISTIO_OUTPUT -p tcp --dport ${port} -j RETURN`);
+  add("OUTPUT", "-p tcp -j ISTIO_OUTPUT");
+  for (const port of settings.excludeOutboundPorts) add("ISTIO_OUTPUT", `-p tcp -m tcp --dport ${port} -j RETURN`);
   // Envoy's inbound passthrough connects from 127.0.0.6 to the pod's own IP: let it through.
-  add(`-A ISTIO_OUTPUT -s ${inboundPassthroughSource}/32 -o lo -j RETURN`);
+  add("ISTIO_OUTPUT", `-s ${inboundPassthroughSource}/32 -o lo -j RETURN`);
   // The proxy talking to the pod's own IP over lo (app calling itself through its Service) is inbound.
-  add(`-A ISTIO_OUTPUT ! -d 127.0.0.1/32 -o lo -p tcp -m owner --uid-owner ${uid} -j ISTIO_IN_REDIRECT`);
-  add(`-A ISTIO_OUTPUT -o lo -m owner ! --uid-owner ${uid} -j RETURN`);
-  add(`-A ISTIO_OUTPUT -m owner --uid-owner ${uid} -j RETURN`);
-  add(`-A ISTIO_OUTPUT ! -d 127.0.0.1/32 -o lo -p tcp -m owner --gid-owner ${gid} -j ISTIO_IN_REDIRECT`);
-  add(`-A ISTIO_OUTPUT -o lo -m owner ! --gid-owner ${gid} -j RETURN`);
-  add(`-A ISTIO_OUTPUT -m owner --gid-owner ${gid} -j RETURN`);
-  add("-A ISTIO_OUTPUT -d 127.0.0.1/32 -j RETURN");
-  for (const cidr of settings.excludeOutboundIpRanges) add(`-A ISTIO_OUTPUT -d ${cidr} -j RETURN`);
+  add("ISTIO_OUTPUT", `! -d 127.0.0.1/32 -o lo -p tcp -m owner --uid-owner ${uid} -j ISTIO_IN_REDIRECT`);
+  add("ISTIO_OUTPUT", `-o lo -m owner ! --uid-owner ${uid} -j RETURN`);
+  add("ISTIO_OUTPUT", `-m owner --uid-owner ${uid} -j RETURN`);
+  add("ISTIO_OUTPUT", `! -d 127.0.0.1/32 -o lo -p tcp -m owner --gid-owner ${gid} -j ISTIO_IN_REDIRECT`);
+  add("ISTIO_OUTPUT", `-o lo -m owner ! --gid-owner ${gid} -j RETURN`);
+  add("ISTIO_OUTPUT", `-m owner --gid-owner ${gid} -j RETURN`);
+  add("ISTIO_OUTPUT", "-d 127.0.0.1/32 -j RETURN");
+  for (const cidr of settings.excludeOutboundIpRanges) add("ISTIO_OUTPUT", `-d ${cidr} -j RETURN`);
   if (settings.includeOutboundIpRanges.includes("*")) {
-    add("-A ISTIO_OUTPUT -j ISTIO_REDIRECT");
+    add("ISTIO_OUTPUT", "-j ISTIO_REDIRECT");
   } else {
-    for (const cidr of settings.includeOutboundIpRanges) add(`-A ISTIO_OUTPUT -d ${cidr} -j ISTIO_REDIRECT`);
-    add("-A ISTIO_OUTPUT -j RETURN");
+    for (const cidr of settings.includeOutboundIpRanges) add("ISTIO_OUTPUT", `-d ${cidr} -j ISTIO_REDIRECT`);
+    add("ISTIO_OUTPUT", "-j RETURN");
   }
-  add(`-A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports ${settings.outboundPort}`);
+  add("ISTIO_REDIRECT", `-p tcp -j REDIRECT --to-ports ${settings.outboundPort}`);
 
-  const chains = ["ISTIO_INBOUND", "ISTIO_IN_REDIRECT", "ISTIO_OUTPUT", "ISTIO_REDIRECT"];
-  return ["*nat", ...chains.map((chain) => `:${chain} - [0:0]`), ...rules, "COMMIT", ""].join("\n");
+  const ours = ["ISTIO_INBOUND", "ISTIO_IN_REDIRECT", "ISTIO_OUTPUT", "ISTIO_REDIRECT"];
+  return ["*nat", ...ours.map((chain) => `:${chain} - [0:0]`), ...Object.values(chains).flat(), "COMMIT", ""].join("\n");
 }
 
 const ipv4Cidr = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}(\/(3[0-2]|[12]?\d))?$/;

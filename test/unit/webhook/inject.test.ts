@@ -65,8 +65,8 @@ describe("injectPod", () => {
     assert.equal(proxy.image, "pilotfish/proxy:1.40.0");
     assert.deepEqual(proxy.securityContext, { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, privileged: false, readOnlyRootFilesystem: true, runAsGroup: 1337, runAsNonRoot: true, runAsUser: 1337 });
     assert.deepEqual(proxy.ports, [{ containerPort: 15090, name: "http-envoy-prom", protocol: "TCP" }]);
-    assert.deepEqual(proxy.readinessProbe, { httpGet: { path: "/healthz/ready", port: 15021 }, initialDelaySeconds: 0, periodSeconds: 15, timeoutSeconds: 3, failureThreshold: 4 });
-    assert.deepEqual(proxy.startupProbe, { httpGet: { path: "/healthz/ready", port: 15021 }, initialDelaySeconds: 0, periodSeconds: 1, timeoutSeconds: 3, failureThreshold: 600 });
+    assert.deepEqual(proxy.readinessProbe, { httpGet: { path: "/healthz/ready", port: 15021 }, periodSeconds: 15, timeoutSeconds: 3, failureThreshold: 4 });
+    assert.deepEqual(proxy.startupProbe, { httpGet: { path: "/healthz/ready", port: 15021 }, periodSeconds: 1, timeoutSeconds: 3, failureThreshold: 600 });
     assert.deepEqual(proxy.resources, { requests: { cpu: "10m", memory: "40Mi" }, limits: { cpu: "2", memory: "1Gi" } });
     const vars = env(proxy);
     assert.deepEqual(vars.POD_NAME, { fieldRef: { apiVersion: "v1", fieldPath: "metadata.name" } });
@@ -155,7 +155,7 @@ describe("injectPod", () => {
     const init = env(containers(result.pod, "initContainers")[0]);
     assert.equal(init.ISTIO_IPTABLES_ARGS, "-p 15001 -z 15006 -u 1337 -m REDIRECT -i '*' -x 198.18.0.1/32 -b '*' -d 15090,15021,15020,9000 -o 5432");
     assert.match(String(init.ISTIO_IPTABLES_RULES), /-A ISTIO_OUTPUT -d 198\.18\.0\.1\/32 -j RETURN/);
-    assert.match(String(init.ISTIO_IPTABLES_RULES), /-A ISTIO_INBOUND -p tcp --dport 9000 -j RETURN/);
+    assert.match(String(init.ISTIO_IPTABLES_RULES), /-A ISTIO_INBOUND -p tcp -m tcp --dport 9000 -j RETURN/);
   });
 
   it("names a bare pod as its own workload", () => {

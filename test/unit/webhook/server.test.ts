@@ -60,12 +60,14 @@ describe("webhook HTTPS server", () => {
   });
 
   it("/validate denies an invalid VirtualService with the validator's message (the apiserver adds the webhook's name)", async () => {
-    const vs = { apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: { name: "bad", namespace: "shop" }, spec: { hosts: ["a"], http: [{ match: [{ uri: { regex: "/bad(" } }], route: [{ destination: { host: "a" } }] }] } };
+    // As the apiserver sends it: with managedFields, uid, creationTimestamp.
+    const vs = { apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: { name: "bad", namespace: "shop", uid: "x", creationTimestamp: "2026-01-01T00:00:00Z", managedFields: [{ manager: "kubectl" }] }, spec: { hosts: ["a"], http: [{ match: [{ uri: { regex: "/bad(" } }], route: [{ destination: { host: "a" } }] }] } };
     const answer = await post("/validate", review("VirtualService", vs));
     assert.equal(answer.status, 200);
     const response = (JSON.parse(answer.body) as { response: { allowed: boolean; status: { message: string } } }).response;
     assert.equal(response.allowed, false);
     assert.match(response.status.message, /^VirtualService bad: spec\.http\[0\]\.match\[0\]\.uri\.regex: /);
+    assert.doesNotMatch(response.status.message, /managedFields/);
   });
 
   it("/inject answers a pod CREATE with a JSONPatch", async () => {
