@@ -51,7 +51,8 @@ export async function loadOrCreateCa(rest: KubeRest, namespace: string, name: st
 }
 
 export interface IssuedServing extends ServingCertificate {
-  notBefore: Date;
+  /** When it was issued (notBefore is backdated a few minutes for lagging clocks). */
+  issuedAt: Date;
   notAfter: Date;
 }
 
@@ -68,10 +69,10 @@ export async function issueServing(ca: CertificateAuthority, hosts: readonly str
     now,
   });
   const parsed = new X509Certificate(issued.certificatePem);
-  return { certificatePem: issued.fullChainPem, privateKeyPem: issued.privateKeyPem, notBefore: new Date(parsed.validFrom), notAfter: new Date(parsed.validTo) };
+  return { certificatePem: issued.fullChainPem, privateKeyPem: issued.privateKeyPem, issuedAt: now, notAfter: new Date(parsed.validTo) };
 }
 
-/** When to renew: two thirds into the validity window (a 30-day certificate is renewed with 10 days left). */
-export function renewAt(notBefore: Date, notAfter: Date): Date {
-  return new Date(notBefore.getTime() + ((notAfter.getTime() - notBefore.getTime()) * 2) / 3);
+/** When to renew: two thirds of the way from issue to expiry (a 30-day certificate is renewed with 10 days left). */
+export function renewAt(issuedAt: Date, notAfter: Date): Date {
+  return new Date(issuedAt.getTime() + ((notAfter.getTime() - issuedAt.getTime()) * 2) / 3);
 }

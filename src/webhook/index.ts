@@ -68,19 +68,19 @@ export async function startWebhook(options: WebhookOptions): Promise<RunningWebh
     injection: options.injection,
     onReview: (path, summary) => logger.debug(`${path}: ${summary}`),
   });
-  logger.info(`serving /inject and /validate on https://${server.address} (TLS >= 1.2; certificate for ${options.certHosts.join(", ")}, renewed at ${renewAt(serving.notBefore, serving.notAfter).toISOString()})`);
+  logger.info(`serving /inject and /validate on https://${server.address} (TLS >= 1.2; certificate for ${options.certHosts.join(", ")}, renewed at ${renewAt(serving.issuedAt, serving.notAfter).toISOString()})`);
 
   let renewal: NodeJS.Timeout | undefined;
   let closed = false;
   const scheduleRenewal = (): void => {
     // setTimeout holds at most ~24.8 days; a longer wait is taken in steps.
-    const wait = Math.max(1000, Math.min(renewAt(serving.notBefore, serving.notAfter).getTime() - Date.now(), 2 ** 31 - 1));
+    const wait = Math.max(1000, Math.min(renewAt(serving.issuedAt, serving.notAfter).getTime() - Date.now(), 2 ** 31 - 1));
     renewal = setTimeout(() => void renew(), wait);
     renewal.unref();
   };
   const renew = async (): Promise<void> => {
     if (closed) return;
-    if (Date.now() >= renewAt(serving.notBefore, serving.notAfter).getTime()) {
+    if (Date.now() >= renewAt(serving.issuedAt, serving.notAfter).getTime()) {
       try {
         serving = await issueServing(ca, options.certHosts, validityMs);
         server.setCertificate(serving);

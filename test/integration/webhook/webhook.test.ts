@@ -1,0 +1,118 @@
+/**
+ * The webhook's certificates against a real apiserver: two replicas started at once share one
+ * CA (one creates the Secret, the other reads it), a caBundle someone overwrites is put back,
+ * and a serving certificate renewed every couple of seconds (a 3 s validity) is swapped in while
+ * requests keep coming, none failing.
+ */
+import assert from "node:assert/strict";
+import https from "node:https";
+import type { TLSSocket } from "node:tls";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { dump, load } from "js-yaml";
+import { createLogger } from "../../../src/controllers/log.js";
+import { defaultInjectionSettings, startWebhook } from "../../../src/webhook/index.js";
+import type { RunningWebhook } from "../../../src/webhook/index.js";
+import { startControlPlane } from "../../support/control-plane.js";
+import type { ControlPlane } from "../../support/control-plane.js";
+import { freePort, waitFor } from "../../support/net.js";
+import { repoRoot } from "../../support/paths.js";
+
+interface WebhookConfiguration {
+  webhooks: Array<{ name: string; clientConfig: { url?: string; service?: { path: string }; caBundle?: string } }>;
+}
+
+describe("webhook certificates on a real apiserver", () => {
+  let controlPlane: ControlPlane;
+  const running: RunningWebhook[] = [];
+  const logger = createLogger("warn", "text");
+
+  const caPem = async (): Promise<string> => {
+    const secret = JSON.parse(await controlPlane.kubectlOk(["get", "secret", "pilotfish-webhook-ca", "-n", "istio-system", "-o", "json"])) as { data: Record<string, string> };
+    return Buffer.from(secret.data["ca-cert.pem"] ?? "", "base64").toString("utf8");
+  };
+  const start = async (port: number, servingValidityMs?: number): Promise<RunningWebhook> => {
+    const webhook = await startWebhook({
+      kubeConfig: controlPlane.kubeConfig(),
+      namespace: "istio-system",
+      address: `127.0.0.1:${port}`,
+      certHosts: ["127.0.0.1"],
+      injection: defaultInjectionSettings,
+      logger,
+      resyncMs: 300,
+      ...(servingValidityMs ? { servingValidityMs } : {}),
+    });
+    running.push(webhook);
+    return webhook;
+  };
+  /** POST an AdmissionReview; resolves with the status and the serial of the certificate presented. */
+  const post = (port: number, ca: string, agent: https.Agent | false): Promise<{ status: number; serial: string }> =>
+    new Promise((resolve, reject) => {
+      const request = https.request({ host: "127.0.0.1", port, path: "/inject", method: "POST", ca, agent, timeout: 5000 }, (response) => {
+        const serial = (response.socket as TLSSocket).getPeerX509Certificate()?.serialNumber ?? "";
+        response.resume().on("end", () => resolve({ status: response.statusCode ?? 0, serial }));
+      });
+      request.on("error", reject);
+      request.end(JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: { uid: "u", kind: { kind: "Pod" }, namespace: "n", operation: "CREATE", object: { metadata: { name: "p" }, spec: { containers: [{ name: "c", image: "i" }] } } } }));
+    });
+
+  before(async () => {
+    controlPlane = await startControlPlane();
+    await controlPlane.kubectlOk(["create", "namespace", "istio-system"]);
+  });
+  after(async () => {
+    for (const webhook of running) await webhook.close();
+    await controlPlane?.stop();
+  });
+
+  it("two replicas started together share one CA from one Secret and patch caBundle; an overwritten caBundle is put back", async () => {
+    const ports = [await freePort(), await freePort()];
+    const manifests = ["mutating.yaml", "validating.yaml"].map((file) => {
+      const configuration = load(readFileSync(join(repoRoot, "config", "webhook", file), "utf8")) as WebhookConfiguration;
+      for (const webhook of configuration.webhooks) webhook.clientConfig = { url: `https://127.0.0.1:${ports[0]}${webhook.clientConfig.service?.path ?? ""}` };
+      return dump(configuration);
+    });
+    await controlPlane.kubectlOk(["apply", "-f", "-"], { input: manifests.join("---\n") });
+    await Promise.all(ports.map((port) => start(port)));
+    const ca = await caPem();
+    for (const port of ports) assert.equal((await post(port, ca, false)).status, 200, `replica on ${port} serves a certificate of the Secret's CA`);
+    const bundle = Buffer.from(ca).toString("base64");
+    const current = async (): Promise<boolean> => {
+      const mutating = JSON.parse(await controlPlane.kubectlOk(["get", "mutatingwebhookconfiguration", "pilotfish-sidecar-injector", "-o", "json"])) as WebhookConfiguration;
+      const validating = JSON.parse(await controlPlane.kubectlOk(["get", "validatingwebhookconfiguration", "pilotfish-validator", "-o", "json"])) as WebhookConfiguration;
+      return [...mutating.webhooks, ...validating.webhooks].every((webhook) => webhook.clientConfig.caBundle === bundle);
+    };
+    await waitFor(current, { timeoutMs: 20_000, what: "caBundle in every webhook" });
+    await controlPlane.kubectlOk(["patch", "mutatingwebhookconfiguration", "pilotfish-sidecar-injector", "--type=json", "-p",
+      JSON.stringify([{ op: "replace", path: "/webhooks/1/clientConfig/caBundle", value: Buffer.from("stale").toString("base64") }])]);
+    assert.equal(await current(), false);
+    await waitFor(current, { timeoutMs: 20_000, what: "the overwritten caBundle put back" });
+  });
+
+  it("renews its serving certificate in place: requests across three renewals all succeed", async () => {
+    const port = await freePort();
+    await start(port, 3000); // renewed every 2 s
+    const ca = await caPem();
+    const keepAlive = new https.Agent({ keepAlive: true, maxSockets: 4 });
+    const serials = new Set<string>();
+    let requests = 0;
+    const failures: string[] = [];
+    try {
+      await waitFor(async () => {
+        const batch = await Promise.allSettled([post(port, ca, false), post(port, ca, false), post(port, ca, keepAlive), post(port, ca, keepAlive)]);
+        for (const result of batch) {
+          requests++;
+          if (result.status === "rejected") failures.push(String(result.reason));
+          else if (result.value.status !== 200) failures.push(`HTTP ${result.value.status}`);
+          else serials.add(result.value.serial);
+        }
+        return serials.size >= 4;
+      }, { timeoutMs: 60_000, intervalMs: 20, what: "three renewals seen by clients" });
+    } finally {
+      keepAlive.destroy();
+    }
+    console.log(`# ${requests} requests across ${serials.size - 1} certificate renewals, ${failures.length} failed`);
+    assert.deepEqual(failures, []);
+  });
+});
