@@ -29,20 +29,25 @@ export function checkPercentage(out: Findings, path: string, value: number | und
   if (value < 0 || value > 100) out.error(path, `percentage ${value} must be between 0.0 and 100.0`);
 }
 
-/** exportTo: ".", "*", "~" or namespace names; "~" only alone; no duplicates. */
+/**
+ * exportTo as Istio's validateExportTo checks it (validation.go; visibility.Instance.Validate):
+ * ".", "*" or a namespace name, each once; "~" (export to nobody) is for ServiceEntry only;
+ * "*" cannot be combined with other entries.
+ */
 export function checkExportTo(out: Findings, path: string, exportTo: readonly string[] | undefined): void {
-  if (!exportTo) return;
+  if (!exportTo?.length) return;
   const seen = new Set<string>();
   for (const [index, entry] of exportTo.entries()) {
     const itemPath = at(path, index);
-    if (seen.has(entry)) out.error(itemPath, `duplicate entry "${entry}" in exportTo: list each namespace once`);
-    seen.add(entry);
-    if (entry === "~") {
-      if (exportTo.length > 1) out.error(itemPath, `"~" (export to no namespace) cannot be combined with other exportTo entries`);
-    } else if (entry !== "." && entry !== "*" && !isDnsLabel(entry)) {
-      out.error(itemPath, `exportTo entry "${entry}" is invalid: use ".", "*", "~" or a namespace name`);
+    if (seen.has(entry)) {
+      out.error(itemPath, `duplicate entry "${entry}" in exportTo: list each namespace once`);
+      continue;
     }
+    if (entry === "~") out.error(itemPath, 'exportTo "~" (no namespace) is only allowed on ServiceEntry: use "." to keep the resource in its namespace');
+    else if (entry !== "." && entry !== "*" && !isDnsLabel(entry)) out.error(itemPath, `exportTo entry "${entry}" is invalid: use ".", "*" or a namespace name`);
+    else seen.add(entry);
   }
+  if (seen.has("*") && exportTo.length > 1) out.error(path, 'exportTo "*" (every namespace) cannot be combined with other entries: keep "*" alone');
 }
 
 export function checkLabels(out: Findings, path: string, labels: Record<string, string> | undefined): void {

@@ -4,6 +4,7 @@ import { validateDestinationRuleSpec } from "./destination-rule.js";
 import { Findings } from "./findings.js";
 import type { Finding } from "./findings.js";
 import { validateGatewaySpec } from "./gateway.js";
+import { isDnsLabel } from "./names.js";
 import { structuralFindings } from "./structure.js";
 import { validateVirtualServiceSpec } from "./virtual-service.js";
 
@@ -53,9 +54,13 @@ export function validateResource(document: unknown): Finding[] {
   if (structural.length > 0) return structural;
   const out = new Findings();
   switch (classification.kind) {
-    case "Gateway":
+    case "Gateway": {
+      // validation.go ValidateGateway: the name must be a DNS-1123 label (no dots), unlike other kinds.
+      const name = (document as Gateway).metadata?.name;
+      if (typeof name === "string" && !isDnsLabel(name)) out.error("metadata.name", `Gateway name "${name}" must be a DNS-1123 label (letters, digits and '-', no dots)`);
       validateGatewaySpec((document as Gateway).spec, out);
       break;
+    }
     case "VirtualService":
       validateVirtualServiceSpec((document as VirtualService).spec, out);
       break;
