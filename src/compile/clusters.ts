@@ -25,15 +25,18 @@ function diagnostic(virtualService: VirtualService, field: string, severity: Dia
 }
 
 /**
- * The cluster for a destination: the destination's port, else the service's only port. A
- * missing service still gets a cluster name when the port is written (Envoy answers 503, as
- * Istio does) with a warning; without a port to name it by, it is an error.
+ * The cluster for a destination, named like istiod (core/route `GetDestinationCluster`): the
+ * destination's port, else the service's only port, else the port of the Gateway server being
+ * compiled (`serverPort`) — so a destination with no Service gets `outbound|<server port>||<host>`
+ * (no such cluster: Envoy answers 503, with a warning from destinationWarnings). Without a server
+ * port to fall back on, it is an error.
  */
 export function resolveDestination(
   snapshot: Snapshot,
   destination: Destination,
   virtualService: VirtualService,
   field: string,
+  serverPort?: number,
 ): ClusterResolution {
   const host = resolveShortHost(destination.host, namespaceOf(virtualService));
   const service = snapshot.serviceForHost(host);
@@ -41,11 +44,12 @@ export function resolveDestination(
   let port = destination.port?.number;
   if (port === undefined) {
     const only = ports.length === 1 ? ports[0] : undefined;
-    if (!only) {
+    if (only) port = only.port;
+    else if (serverPort !== undefined) port = serverPort;
+    else {
       const why = service ? `service ${host} has ${ports.length} ports` : `service ${host} not found`;
       return { diagnostic: diagnostic(virtualService, `${field}.port`, "error", `destination needs a port: ${why}`) };
     }
-    port = only.port;
   }
   return { cluster: { name: clusterName(port, destination.subset || undefined, host), host, port, subset: destination.subset || undefined } };
 }

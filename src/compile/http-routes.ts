@@ -31,6 +31,8 @@ export interface HttpRouteContext {
   serverPort: number;
   /** `namespace/name` of the Gateway being compiled (for `match.gateways`). */
   gatewayKey: string;
+  /** Whether the server has `tls` (istiod's default redirect scheme when a port is set: https). */
+  serverIsTls?: boolean;
   options: CompileOptions;
   resolve(destination: Destination, field: string): ClusterResolution;
   /** Envoy `hash_policy` for routes to a cluster whose DestinationRule hashes consistently. */
@@ -58,6 +60,34 @@ function durationMs(text: string | undefined): number | undefined {
   return "ms" in parsed ? parsed.ms : undefined;
 }
 
+/** Header names Istio routes on JWT claims: `@request.auth.claims.a.b` or `@request.auth.claims[a][b]`. */
+const jwtClaimPrefix = "@request.auth.claims";
+
+export function jwtClaimPath(headerName: string): string[] | undefined {
+  if (!headerName.toLowerCase().startsWith(jwtClaimPrefix)) return undefined;
+  const rest = headerName.slice(jwtClaimPrefix.length);
+  if (rest.startsWith(".") && rest.length > 1) return rest.slice(1).split(".");
+  if (rest.startsWith("[") && rest.endsWith("]") && rest.length > 2) return rest.slice(1, -1).split("][");
+  return undefined;
+}
+
+/**
+ * istiod's JWT claim routing (pilot/pkg/security/authz/model `MetadataMatcherForJWTClaims`): a
+ * dynamic-metadata matcher on the jwt_authn filter's `payload`, matching the claim itself or any
+ * element of a list claim. It only matches once a RequestAuthentication puts the filter in place.
+ */
+function jwtClaimMatcher(claims: string[], match: StringMatch, invert: boolean): EnvoyJson {
+  const matcher = stringMatcher(match);
+  const value: EnvoyJson = "present" in matcher ? { present_match: true } : { string_match: matcher };
+  const result: EnvoyJson = {
+    filter: "envoy.filters.http.jwt_authn",
+    path: ["payload", ...claims].map((key) => ({ key })),
+    value: { or_match: { value_matchers: [{ list_match: { one_of: value } }, value] } },
+  };
+  if (invert) result.invert = true;
+  return result;
+}
+
 function routeMatch(match: HTTPMatchRequest | undefined): EnvoyJson {
   const result: EnvoyJson = {};
   const uri = match?.uri;
@@ -67,12 +97,22 @@ function routeMatch(match: HTTPMatchRequest | undefined): EnvoyJson {
   if (match?.ignoreUriCase) result.case_sensitive = false;
 
   const headers: EnvoyJson[] = [];
-  for (const [name, value] of Object.entries(match?.headers ?? {}).sort()) headers.push(headerMatcher(name.toLowerCase(), stringMatcher(value)));
-  for (const [name, value] of Object.entries(match?.withoutHeaders ?? {}).sort()) headers.push(headerMatcher(name.toLowerCase(), stringMatcher(value), true));
+  const metadata: EnvoyJson[] = [];
+  for (const [name, value] of Object.entries(match?.headers ?? {}).sort()) {
+    const claims = jwtClaimPath(name);
+    if (claims) metadata.push(jwtClaimMatcher(claims, value, false));
+    else headers.push(headerMatcher(name.toLowerCase(), stringMatcher(value)));
+  }
+  for (const [name, value] of Object.entries(match?.withoutHeaders ?? {}).sort()) {
+    const claims = jwtClaimPath(name);
+    if (claims) metadata.push(jwtClaimMatcher(claims, value, true));
+    else headers.push(headerMatcher(name.toLowerCase(), stringMatcher(value), true));
+  }
   if (match?.method) headers.push(headerMatcher(":method", stringMatcher(match.method)));
   if (match?.authority) headers.push(headerMatcher(":authority", stringMatcher(match.authority)));
   if (match?.scheme) headers.push(headerMatcher(":scheme", stringMatcher(match.scheme)));
   if (headers.length > 0) result.headers = headers;
+  if (metadata.length > 0) result.dynamic_metadata = metadata;
 
   const query = Object.entries(match?.queryParams ?? {}).sort();
   if (query.length > 0) {
@@ -125,12 +165,30 @@ export function retryPolicy(retries: HTTPRetry | undefined, options: CompileOpti
   if (statusCodes.length > 0) policy.retriable_status_codes = statusCodes;
   const perTry = durationMs(retries?.perTryTimeout);
   if (perTry !== undefined) policy.per_try_timeout = duration(perTry);
-  policy.retry_host_predicate = [
-    { name: "envoy.retry_host_predicates.previous_hosts", typed_config: { "@type": typeUrl.previousHostsPredicate } },
-  ];
+  // istiod (core/route/retry ConvertPolicy): previous_hosts unless retryIgnorePreviousHosts is false.
+  if (retries?.retryIgnorePreviousHosts !== false) {
+    policy.retry_host_predicate = [
+      { name: "envoy.retry_host_predicates.previous_hosts", typed_config: { "@type": typeUrl.previousHostsPredicate } },
+    ];
+  }
   policy.host_selection_retry_max_attempts = "5";
+  if (retries?.retryRemoteLocalities === true) {
+    policy.retry_priority = {
+      name: "envoy.retry_priorities.previous_priorities",
+      typed_config: { "@type": "type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig", update_frequency: 2 },
+    };
+  }
+  const backoff = durationMs(retries?.backoff);
+  if (backoff !== undefined) policy.retry_back_off = { base_interval: duration(backoff) };
   return policy;
 }
+
+/** gRPC status names as Istio accepts them for `fault.abort.grpcStatus`, with their codes. */
+const grpcStatusCodes: Record<string, number> = {
+  OK: 0, CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, ABORTED: 10, OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14, DATA_LOSS: 15, UNAUTHENTICATED: 16,
+};
 
 function faultConfig(fault: HTTPFaultInjection): EnvoyJson | undefined {
   const config: EnvoyJson = { "@type": typeUrl.fault };
@@ -141,6 +199,8 @@ function faultConfig(fault: HTTPFaultInjection): EnvoyJson | undefined {
   }
   if (fault.abort?.httpStatus !== undefined) {
     config.abort = { http_status: fault.abort.httpStatus, percentage: fractionalPercent(fault.abort.percentage?.value ?? 100) };
+  } else if (fault.abort?.grpcStatus !== undefined && grpcStatusCodes[fault.abort.grpcStatus.toUpperCase()] !== undefined) {
+    config.abort = { grpc_status: grpcStatusCodes[fault.abort.grpcStatus.toUpperCase()] ?? 2, percentage: fractionalPercent(fault.abort.percentage?.value ?? 100) };
   }
   return config.delay || config.abort ? config : undefined;
 }
@@ -159,6 +219,8 @@ function corsConfig(cors: CorsPolicy): EnvoyJson {
   const maxAge = durationMs(cors.maxAge);
   if (maxAge !== undefined) config.max_age = String(Math.floor(maxAge / 1000));
   if (cors.allowCredentials !== undefined) config.allow_credentials = cors.allowCredentials;
+  // istiod: preflights that match no policy are forwarded unless unmatchedPreflights is IGNORE.
+  config.forward_not_matching_preflights = cors.unmatchedPreflights !== "IGNORE";
   return config;
 }
 
@@ -191,6 +253,7 @@ export function translateHttpRoute(rule: HTTPRoute, ctx: HttpRouteContext): Tran
     const route: EnvoyJson = { match: routeMatch(match) };
     const name = match?.name ? (rule.name ? `${rule.name}.${match.name}` : match.name) : rule.name;
     if (name) route.name = name;
+    if (match?.statPrefix) route.stat_prefix = match.statPrefix;
     Object.assign(route, structuredClone(action));
     route.metadata = {
       filter_metadata: {
@@ -207,10 +270,18 @@ function routeAction(rule: HTTPRoute, ctx: HttpRouteContext, out: TranslatedRout
   const result: EnvoyJson = {};
   if (rule.redirect) {
     const redirect: EnvoyJson = {};
-    if (rule.redirect.uri) redirect.path_redirect = rule.redirect.uri;
+    // istiod (route.go ApplyRedirect): prefixRewrite wins over uri.
+    if (rule.redirect.prefixRewrite) redirect.prefix_rewrite = rule.redirect.prefixRewrite;
+    else if (rule.redirect.uri) redirect.path_redirect = rule.redirect.uri;
     if (rule.redirect.authority) redirect.host_redirect = rule.redirect.authority;
-    if (rule.redirect.port) redirect.port_redirect = rule.redirect.port;
     if (rule.redirect.scheme) redirect.scheme_redirect = rule.redirect.scheme;
+    if (rule.redirect.port !== undefined || rule.redirect.derivePort !== undefined) {
+      // FROM_REQUEST_PORT: routes are built per server port, so that port is the request's.
+      let port = rule.redirect.port ?? (rule.redirect.derivePort === "FROM_REQUEST_PORT" ? ctx.serverPort : 0);
+      const scheme = rule.redirect.scheme || (ctx.serverIsTls ? "https" : "http");
+      if ((port === 80 && scheme === "http") || (port === 443 && scheme === "https")) port = 0;
+      if (port) redirect.port_redirect = port;
+    }
     const code = rule.redirect.redirectCode ?? 301;
     const responseCode = redirectCodes[code];
     if (responseCode) redirect.response_code = responseCode;
@@ -223,13 +294,16 @@ function routeAction(rule: HTTPRoute, ctx: HttpRouteContext, out: TranslatedRout
     else if (body?.bytes !== undefined) direct.body = { inline_bytes: body.bytes };
     result.direct_response = direct;
   } else if (rule.route && rule.route.length > 0) {
+    // istiod: the rule's header operations first, a single destination's after them (on the
+    // same header the destination's wins).
+    applyHeaders(result, rule.headers?.request, rule.headers?.response);
     result.route = forwardAction(rule, ctx, out, result);
   } else {
     out.diagnostics.push(diag(ctx, ctx.field, "error", "http rule has no route, redirect or directResponse; answering 500"));
     result.direct_response = { status: 500 };
   }
 
-  applyHeaders(result, rule.headers?.request, rule.headers?.response);
+  if (!result.route) applyHeaders(result, rule.headers?.request, rule.headers?.response);
 
   const perFilter: EnvoyJson = {};
   if (rule.fault) {
@@ -270,7 +344,7 @@ function forwardAction(rule: HTTPRoute, ctx: HttpRouteContext, out: TranslatedRo
     // Destination-level header operations apply to the route when there is one destination.
     for (const key of ["request_headers_to_add", "request_headers_to_remove", "response_headers_to_add", "response_headers_to_remove"]) {
       const value = only[key];
-      if (value !== undefined) routeLevel[key] = value;
+      if (Array.isArray(value)) routeLevel[key] = [...((routeLevel[key] as JsonValue[] | undefined) ?? []), ...value];
     }
   } else {
     action.weighted_clusters = { clusters: weighted };
@@ -292,10 +366,7 @@ function forwardAction(rule: HTTPRoute, ctx: HttpRouteContext, out: TranslatedRo
   const hashPolicy = onlyRef ? (ctx.hashPolicyFor?.(onlyRef) ?? []) : [];
   if (hashPolicy.length > 0) action.hash_policy = hashPolicy;
   const retry = retryPolicy(rule.retries, ctx.options);
-  if (retry && hashPolicy.length > 0) {
-    delete retry.retry_host_predicate;
-    delete retry.host_selection_retry_max_attempts;
-  }
+  if (retry && hashPolicy.length > 0) delete retry.retry_host_predicate;
   if (retry) action.retry_policy = retry;
 
   if (rule.rewrite?.uri !== undefined) {
@@ -318,7 +389,8 @@ function forwardAction(rule: HTTPRoute, ctx: HttpRouteContext, out: TranslatedRo
     if (meshConfig(ctx.options).disableShadowHostSuffixAppend) policy.disable_shadow_host_suffix_append = true;
     mirrors.push(policy);
   };
-  if (rule.mirror) addMirror(rule.mirror, rule.mirrorPercentage?.value, `${ctx.field}.mirror`);
+  const mirrorPercent = rule.mirrorPercentage?.value ?? rule.mirrorPercent ?? rule.mirror_percent ?? undefined;
+  if (rule.mirror) addMirror(rule.mirror, mirrorPercent, `${ctx.field}.mirror`);
   (rule.mirrors ?? []).forEach((mirror, index) => addMirror(mirror.destination, mirror.percentage?.value, `${ctx.field}.mirrors[${index}].destination`));
   if (mirrors.length > 0) action.request_mirror_policies = mirrors;
   return action;

@@ -80,12 +80,21 @@ export function buildListeners(snapshot: Snapshot, proxy: GatewayProxy, options:
 
   for (const port of [...byPort.keys()].sort((a, b) => a - b)) {
     const accepted: PlacedServer[] = [];
-    const claimedHosts = new Set<string>();
+    // istiod's CheckDuplicates (pilot/pkg/model/gateway.go MergeGateways) runs only for servers
+    // with `tls` and compares the hosts as written (`ns/host`). pilotfish compares TLS servers
+    // (HTTPS, TLS, passthrough) on the host name without `ns/`: two namespaces claiming the same
+    // SNI would give two identical filter chains, which Envoy rejects (istio#24638).
+    const writtenTlsHosts = new Set<string>();
+    const tlsHostNames = new Set<string>();
     let family: "http" | "tcp" | undefined;
     for (const placed of byPort.get(port) ?? []) {
       const { gateway, server, serverIndex } = placed;
       const names = hostNames(gateway, server).map((h) => h.toLowerCase());
-      const duplicates = names.filter((h) => claimedHosts.has(h));
+      const written = (server.hosts ?? []).map((h) => h.toLowerCase());
+      const isTlsKind = placed.kind !== "http" && placed.kind !== "tcp";
+      let duplicates: string[] = [];
+      if (isTlsKind) duplicates = names.filter((h) => tlsHostNames.has(h));
+      else if (server.tls !== undefined) duplicates = written.filter((h) => writtenTlsHosts.has(h));
       if (duplicates.length > 0) {
         out.diagnostics.push(
           serverDiagnostic(gateway, serverIndex, "warning", "hosts", `skipping server on gateway ${resourceKey(gateway)}, duplicate host names: ${duplicates.join(", ")}`),
@@ -100,7 +109,8 @@ export function buildListeners(snapshot: Snapshot, proxy: GatewayProxy, options:
         continue;
       }
       family = family ?? thisFamily;
-      for (const h of names) claimedHosts.add(h);
+      if (server.tls !== undefined) for (const h of written) writtenTlsHosts.add(h);
+      if (isTlsKind) for (const h of names) tlsHostNames.add(h);
       accepted.push(placed);
     }
 
@@ -186,7 +196,7 @@ export function serverContext(
       const built = buildRouteConfiguration(routeConfigName, [{ gateway, server, virtualServices }], snapshot, options);
       return { routeConfiguration: built.routeConfiguration, clusterRefs: built.clusterRefs, diagnostics: built.diagnostics };
     },
-    clusterFor: (destination, virtualService, field) => resolveDestination(snapshot, destination, virtualService, field),
+    clusterFor: (destination, virtualService, field) => resolveDestination(snapshot, destination, virtualService, field, server.port.number),
     serverDiagnostic: (severity, field, message) => serverDiagnostic(gateway, serverIndex, severity, field, message),
   };
 }
