@@ -368,9 +368,26 @@ function applyTls(input: ClusterPolicyInput, cluster: EnvoyJson, tls: ClientTLSS
     }
   }
 
+  // istiod (cluster_tls.go defaultUpstreamCommonTLSContext): TLS 1.2 to 1.3 upstream.
+  common.tls_params = { tls_minimum_protocol_version: "TLSv1_2", tls_maximum_protocol_version: "TLSv1_3" };
   const context: EnvoyJson = { common_tls_context: common };
   if (tls.sni) context.sni = tls.sni;
   cluster.transport_socket = { name: "envoy.transport_sockets.tls", typed_config: { "@type": upstreamTlsContextType, ...context } };
+  // istiod (setAutoSniAndAutoSanValidation): without an explicit sni, the SNI is the request's
+  // Host; without explicit SANs (and when verifying), the certificate must match that Host.
+  const verifying = verify && (caSecretName !== undefined || tls.caCertificates !== undefined);
+  const autoSni = !tls.sni;
+  const autoSan = autoSni && verifying && (tls.subjectAltNames ?? []).length === 0;
+  if (autoSni || autoSan) {
+    const extensionOptions = asObject(cluster.typed_extension_protocol_options);
+    const options: EnvoyJson = { "@type": httpProtocolOptionsType, ...asObject(extensionOptions[httpProtocolOptionsKey]) };
+    const upstream: EnvoyJson = { ...asObject(options.upstream_http_protocol_options) };
+    if (autoSni) upstream.auto_sni = true;
+    if (autoSan) upstream.auto_san_validation = true;
+    options.upstream_http_protocol_options = upstream;
+    if (!options.explicit_http_config && !options.use_downstream_protocol_config) options.explicit_http_config = { http_protocol_options: {} };
+    cluster.typed_extension_protocol_options = { ...extensionOptions, [httpProtocolOptionsKey]: options };
+  }
   return secrets;
 }
 

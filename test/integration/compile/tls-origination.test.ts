@@ -5,6 +5,8 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import https from "node:https";
+import type { TLSSocket } from "node:tls";
 import { dump } from "js-yaml";
 import { createCertificateChainSet } from "../../../src/pki/index.js";
 import type { CertificateChainSet } from "../../../src/pki/index.js";
@@ -82,5 +84,47 @@ describe("DestinationRule TLS origination (SIMPLE, CA from credentialName)", () 
       { timeoutMs: 15_000, what: "an answer from the gateway" },
     );
     assert.equal(refused.status, 503, refused.body);
+  });
+});
+
+describe("DestinationRule TLS origination without sni (istiod: auto_sni, TLS up to 1.3)", () => {
+  let pki: CertificateChainSet;
+  let gateway: CompiledGateway | undefined;
+  let server: https.Server | undefined;
+  const seen: { servername: string; protocol: string }[] = [];
+  printEnvoyLogOnFailure(() => [gateway?.envoy]);
+  before(async () => {
+    pki = await createCertificateChainSet({ name: "auto-sni", serverHosts: [host] });
+    server = https.createServer({ cert: pki.server.fullChainPem, key: pki.server.privateKeyPem }, (request, response) => {
+      const socket = request.socket as TLSSocket;
+      seen.push({ servername: typeof socket.servername === "string" ? socket.servername : "", protocol: socket.getProtocol() ?? "" });
+      response.writeHead(200, { "content-type": "text/plain" }).end("auto-sni\n");
+    });
+    await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve));
+  });
+  after(async () => {
+    await gateway?.stop();
+    server?.closeAllConnections();
+    await new Promise((resolve) => server?.close(resolve));
+  });
+
+  test("the upstream gets the request's Host as SNI, over TLS 1.3", async () => {
+    const port = (server!.address() as { port: number }).port;
+    const withoutSni = gatewayAndRoute.map((doc) => doc.replace(/\n\s+sni: [^\n]+/, "").replace("sni: backend.istioinaction.io, ", ""));
+    assert.ok(!withoutSni.some((doc) => doc.includes("sni:")), "the DestinationRule must not set sni");
+    gateway = await startCompiledGateway({
+      name: "tls-origination-auto-sni",
+      namespace,
+      manifests: [...withoutSni, serviceManifest("backend", namespace, 80, [{ host: "127.0.0.1", port }]), secretManifest("istio-system", "backend-ca-cacert", { "ca.crt": pki.root.certificatePem })],
+    });
+    const ok = await waitFor(
+      async () => {
+        const response = await httpRequest({ url: gateway!.url(80, "/"), headers: { host } });
+        return response.status === 200 ? response : undefined;
+      },
+      { timeoutMs: 15_000, what: "200 through TLS origination" },
+    );
+    assert.equal(ok.body, "auto-sni\n");
+    assert.deepEqual(seen.at(-1), { servername: host, protocol: "TLSv1.3" });
   });
 });

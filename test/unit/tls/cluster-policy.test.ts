@@ -182,9 +182,21 @@ describe("TLS origination", () => {
             trusted_ca: { filename: "/etc/certs/ca.pem" },
             match_typed_subject_alt_names: [{ san_type: "DNS", matcher: { exact: "webapp.example.test" } }],
           },
+          tls_params: { tls_minimum_protocol_version: "TLSv1_2", tls_maximum_protocol_version: "TLSv1_3" },
         },
       },
     });
+    // An explicit sni: no auto_sni (istiod's rule).
+    assert.equal(cluster.typed_extension_protocol_options, undefined);
+  });
+
+  test("SIMPLE without sni: auto_sni, and auto_san_validation when verifying without explicit SANs (istiod)", () => {
+    const options = (tls: Parameters<typeof input>[0]["tls"]) =>
+      (applyClusterPolicy(input({ tls })).cluster.typed_extension_protocol_options as EnvoyJson | undefined)?.["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"] as EnvoyJson | undefined;
+    assert.deepEqual(options({ mode: "SIMPLE", caCertificates: "/etc/certs/ca.pem" })?.upstream_http_protocol_options, { auto_sni: true, auto_san_validation: true });
+    assert.deepEqual(options({ mode: "SIMPLE", caCertificates: "/etc/certs/ca.pem", subjectAltNames: ["a.example"] })?.upstream_http_protocol_options, { auto_sni: true });
+    assert.deepEqual(options({ mode: "SIMPLE", insecureSkipVerify: true })?.upstream_http_protocol_options, { auto_sni: true });
+    assert.deepEqual(options({ mode: "SIMPLE", caCertificates: "/etc/certs/ca.pem" })?.explicit_http_config, { http_protocol_options: {} });
   });
 
   test("SIMPLE without any CA warns that the upstream is not verified", () => {
@@ -205,6 +217,7 @@ describe("TLS origination", () => {
     assert.deepEqual(typed.common_tls_context, {
       tls_certificate_sds_secret_configs: [{ name: "kubernetes://upstream-client", sds_config: { ads: {}, resource_api_version: "V3" } }],
       validation_context_sds_secret_config: { name: "kubernetes://upstream-client-cacert", sds_config: { ads: {}, resource_api_version: "V3" } },
+      tls_params: { tls_minimum_protocol_version: "TLSv1_2", tls_maximum_protocol_version: "TLSv1_3" },
     });
   });
 
