@@ -34,6 +34,7 @@ const httpsNodePort = 30005;
 // Traffic through the gateway follows a change once the kubelet has synced the volume and Envoy
 // has reloaded: seconds on the bench (syncFrequency 1s), not the 60-90 s of a default kubelet.
 const propagation = { timeoutMs: 60_000, intervalMs: 250 };
+const operatorArgs = ["--access-log-file", "/dev/stdout", "--webhook-addr", "off"];
 
 describe("operator end to end on the bench's node (labs L1-L6, L9, L10, L12)", { skip: labsSkip() }, () => {
   let cluster: Cluster;
@@ -80,7 +81,8 @@ describe("operator end to end on the bench's node (labs L1-L6, L9, L10, L12)", {
     console.log(`# kubectl apply -f config/crd config/rbac config/gateway: ${Date.now() - phase} ms`);
     operatorConfig = await operatorKubeconfig(cluster, work);
     phase = Date.now();
-    operator = await startOperator({ kubeconfig: operatorConfig, proxyConfigDir: "/etc/pilotfish/proxy", proxyAdminPort: 15000, proxyStatusPort: 15021 });
+    // Access logs on, as the seeds' Istio installs have them (meshConfig.accessLogFile): lab L10.
+    operator = await startOperator({ kubeconfig: operatorConfig, proxyConfigDir: "/etc/pilotfish/proxy", proxyAdminPort: 15000, proxyStatusPort: 15021, extraArgs: operatorArgs });
     await rollout(proxy, gatewayNs);
     console.log(`# operator ready and the gateway pod Ready (booted from the published config): ${Date.now() - phase} ms`);
   });
@@ -344,7 +346,7 @@ describe("operator end to end on the bench's node (labs L1-L6, L9, L10, L12)", {
     await eventually("the replacement gateway pod serving without the operator", () => gateway("/api/catalog", "webapp.istioinaction.io"), 200);
 
     const whileStarting = probe(() => gateway("/api/catalog", "webapp.istioinaction.io"));
-    operator = await startOperator({ kubeconfig: operatorConfig, proxyConfigDir: "/etc/pilotfish/proxy", proxyAdminPort: 15000, proxyStatusPort: 15021, name: "pilotfish-operator-2" });
+    operator = await startOperator({ kubeconfig: operatorConfig, proxyConfigDir: "/etc/pilotfish/proxy", proxyAdminPort: 15000, proxyStatusPort: 15021, extraArgs: operatorArgs, name: "pilotfish-operator-2" });
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const starting = await whileStarting.finish();
     console.log(`# requests while the operator stopped: ${stopping.requests} (${stopping.failures} failed); while it started again: ${starting.requests} (${starting.failures} failed)`);

@@ -32,6 +32,7 @@ interface OperatorCommandOptions {
   proxyAdminPort: number;
   proxyStatusPort: number;
   retryOn503?: boolean;
+  accessLogFile: string;
   webhookAddr: string;
   webhookCertHosts?: string;
   proxyImage: string;
@@ -101,6 +102,11 @@ export function registerOperatorCommand(program: Command): void {
     .option("--proxy-admin-port <port>", "Envoy admin port in the gateway bootstrap (127.0.0.1 only)", integer(1, 65535), defaultAdminPort)
     .option("--proxy-status-port <port>", "gateway readiness port (/healthz/ready) in the bootstrap", integer(1, 65535), defaultStatusPort)
     .option("--retry-on-503", "Istio <= 1.23 default retry policy (503 retriable)")
+    .option(
+      "--access-log-file <path>",
+      "Istio's meshConfig.accessLogFile: where gateway Envoys write access logs, e.g. /dev/stdout (the labs' setting); empty = none (Istio's default)",
+      "",
+    )
     .option("--webhook-addr <addr>", "serve the HTTPS webhook (/inject, /validate) here ([host]:port), or off", defaultWebhookAddr)
     .option("--webhook-cert-hosts <names>", "comma-separated DNS names and IPs in the webhook's serving certificate (default: pilotfish.<namespace>.svc[.cluster.local])")
     .option("--proxy-image <image>", "the injected istio-proxy's image", defaultInjectionSettings.proxyImage)
@@ -118,7 +124,7 @@ export function registerOperatorCommand(program: Command): void {
         debounceMs: options.debounce,
         debounceMaxMs: Math.max(options.debounceMax, options.debounce),
         concurrency: options.concurrency,
-        compileOptions: { defaultRetryOn503: options.retryOn503 === true },
+        compileOptions: { defaultRetryOn503: options.retryOn503 === true, mesh: { accessLogFile: options.accessLogFile } },
         logger,
         metrics,
       });
