@@ -56,6 +56,7 @@ export function validateDestinationRuleSpec(spec: DestinationRuleSpec, out: Find
       const labelPath = key("spec.workloadSelector.matchLabels", name);
       if (name === "") out.error(labelPath, "an empty label key is not supported in workloadSelector");
       if (name.includes("*") || value.includes("*")) out.error(labelPath, `wildcards are not supported in workloadSelector: "${name}=${value}"`);
+      else if (value.length > 63) out.error(labelPath, `label value is ${value.length} characters long: at most 63 (Istio's CRD maxLength)`);
     }
     if (Object.keys(labels).length === 0) out.warning("spec.workloadSelector", "workloadSelector has no labels: it selects every workload in the namespace");
   }

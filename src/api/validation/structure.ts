@@ -10,8 +10,9 @@ import type { Finding } from "./findings.js";
  * required fields, oneOf) plus unknown fields, compiled by ajv from the single schema source.
  */
 
-// "binary" (base64 bytes) is a documentation format in Istio's schema; the string type is what is checked.
-const ajv = new Ajv({ allErrors: true, strict: false, formats: { binary: true } });
+// "binary" (base64 bytes) and "double" are documentation formats in Istio's schema; the type is what is checked.
+// `verbose` keeps each error's schema, which names the fields of a violated oneOf.
+const ajv = new Ajv({ allErrors: true, strict: false, verbose: true, formats: { binary: true, double: true } });
 const validators: Record<IstioKind, ValidateFunction> = {
   Gateway: ajv.compile(toValidationSchema(GatewaySchema)),
   VirtualService: ajv.compile(toValidationSchema(VirtualServiceSchema)),
@@ -50,8 +51,11 @@ function describe(error: ErrorObject): { path: string; message: string } | undef
     case "maximum":
       return { path: base, message: `must be ${error.keyword === "minimum" ? ">=" : "<="} ${String((error.params as { limit: number }).limit)}` };
     case "oneOf": {
-      const groups = ((error.schema as { required?: string[] }[] | undefined) ?? []).flatMap((s) => s.required ?? []);
-      return { path: base, message: `only one of ${groups.join(", ")} may be set` };
+      const fields = ((error.schema as { required?: string[] }[] | undefined) ?? []).flatMap((s) => s.required ?? []);
+      const data = (error.data ?? {}) as Record<string, unknown>;
+      const present = fields.filter((field) => data[field] !== undefined);
+      const found = present.length > 1 ? `, found ${present.join(" and ")}` : "";
+      return { path: base, message: `only one of ${fields.join(", ") || "these fields"} may be set${found}: keep one` };
     }
     case "maxItems":
       return { path: base, message: `must have at most ${String((error.params as { limit: number }).limit)} items` };
