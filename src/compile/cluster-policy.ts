@@ -206,9 +206,6 @@ function applyConnectionPool(cluster: EnvoyJson, pool: ConnectionPoolSettings, o
     }
     const maxDuration = durationField(tcp.maxConnectionDuration, "connectionPool.tcp.maxConnectionDuration", out);
     if (maxDuration) common.max_connection_duration = maxDuration;
-    if (tcp.idleTimeout !== undefined) {
-      out.report("warning", "connectionPool.tcp.idleTimeout", "tcp.idleTimeout belongs to the TCP proxy filter and is not compiled yet");
-    }
   }
 
   let explicitProtocol: EnvoyJson | undefined;

@@ -8,10 +8,12 @@ import type { CompileOptions, CompileResult, Diagnostic } from "./output.js";
 import type { EnvoyResource } from "../envoy/resources.js";
 import type { GatewayProxy } from "../model/proxy.js";
 import type { Snapshot } from "../model/snapshot.js";
+import type { DestinationRule, Gateway } from "../model/istio.js";
 import { gatewayRefs, namespaceOf, resourceKey, selectsProxy } from "./binding.js";
 import { buildListeners } from "./listeners.js";
 import { buildClusters } from "./clusters.js";
 import { clusterPolicy } from "./filter-chains/registry.js";
+import { notCompiledDiagnostics } from "./field-support.js";
 
 function uniqueSorted(resources: EnvoyResource[]): EnvoyResource[] {
   const seen = new Map<string, EnvoyResource>();
@@ -31,8 +33,24 @@ export function compileGateway(snapshot: Snapshot, proxy: GatewayProxy, options:
       endpoints: uniqueSorted(clusters.endpoints),
       secrets: uniqueSorted([...built.secrets, ...clusters.secrets]),
     },
-    diagnostics: sortDiagnostics(dedupe([...built.diagnostics, ...clusters.diagnostics, ...unknownGatewayReferences(snapshot)])),
+    diagnostics: sortDiagnostics(
+      dedupe([...built.diagnostics, ...clusters.diagnostics, ...unknownGatewayReferences(snapshot), ...notCompiled(snapshot, gateways, built.clusterRefs.map((ref) => ref.host))]),
+    ),
   };
+}
+
+/** Fields this proxy's Gateways, their VirtualServices and the routed hosts' DestinationRules set but the compiler does not compile. */
+function notCompiled(snapshot: Snapshot, gateways: readonly Gateway[], routedHosts: readonly string[]): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const selected = new Set(gateways.map(resourceKey));
+  for (const gateway of gateways) out.push(...notCompiledDiagnostics("Gateway", gateway, namespaceOf(gateway)));
+  for (const virtualService of snapshot.virtualServices) {
+    if (gatewayRefs(virtualService).some((ref) => selected.has(ref))) out.push(...notCompiledDiagnostics("VirtualService", virtualService, namespaceOf(virtualService)));
+  }
+  const rules = new Set<DestinationRule>();
+  for (const host of new Set(routedHosts)) for (const rule of snapshot.destinationRulesForHost(host)) rules.add(rule);
+  for (const rule of rules) out.push(...notCompiledDiagnostics("DestinationRule", rule, namespaceOf(rule)));
+  return out;
 }
 
 /** VirtualServices naming a Gateway that does not exist (for any proxy). */

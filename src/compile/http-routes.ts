@@ -33,6 +33,9 @@ export interface HttpRouteContext {
   gatewayKey: string;
   /** Whether the server has `tls` (istiod's default redirect scheme when a port is set: https). */
   serverIsTls?: boolean;
+  /** The gateway proxy's labels and namespace (`match.sourceLabels` / `sourceNamespace`). */
+  proxyLabels?: Readonly<Record<string, string>>;
+  proxyNamespace?: string;
   options: CompileOptions;
   resolve(destination: Destination, field: string): ClusterResolution;
   /** Envoy `hash_policy` for routes to a cluster whose DestinationRule hashes consistently. */
@@ -239,6 +242,12 @@ function matchApplies(match: HTTPMatchRequest, ctx: HttpRouteContext): boolean {
     const ns = namespaceOf(ctx.virtualService);
     const keys = match.gateways.map((ref) => (ref.startsWith("./") ? `${ns}/${ref.slice(2)}` : ref.includes("/") ? ref : `${ns}/${ref}`));
     if (!keys.includes(ctx.gatewayKey)) return false;
+  } else {
+    // istiod (route.go sourceMatchHTTP): without `gateways`, sourceLabels must be labels of the
+    // proxy (here the gateway's pods) and sourceNamespace its namespace.
+    const labels = ctx.proxyLabels ?? {};
+    if (Object.entries(match.sourceLabels ?? {}).some(([key, value]) => labels[key] !== value)) return false;
+    if (match.sourceNamespace && match.sourceNamespace !== ctx.proxyNamespace) return false;
   }
   return true;
 }

@@ -122,6 +122,7 @@ export function buildListeners(snapshot: Snapshot, proxy: GatewayProxy, options:
         httpServers.map((p) => ({ gateway: p.gateway, server: p.server, virtualServices: bindVirtualServices(snapshot, proxy, p.gateway, p.server) })),
         snapshot,
         options,
+        proxy,
       );
       filterChains.push(http.filterChain);
       out.routes.push(http.route);
@@ -193,7 +194,7 @@ export function serverContext(
     hostNames: hostNames(gateway, server),
     httpConnectionManager: (routeConfigName, statPrefix) => httpConnectionManager(routeConfigName, statPrefix, hcmSettings(meshConfig(options))),
     routeConfiguration: (routeConfigName) => {
-      const built = buildRouteConfiguration(routeConfigName, [{ gateway, server, virtualServices }], snapshot, options);
+      const built = buildRouteConfiguration(routeConfigName, [{ gateway, server, virtualServices }], snapshot, options, proxy);
       return { routeConfiguration: built.routeConfiguration, clusterRefs: built.clusterRefs, diagnostics: built.diagnostics };
     },
     clusterFor: (destination, virtualService, field) => resolveDestination(snapshot, destination, virtualService, field, server.port.number),

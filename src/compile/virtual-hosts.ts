@@ -7,6 +7,7 @@
 import type { CompileOptions, Diagnostic } from "./output.js";
 import type { EnvoyJson, EnvoyResource } from "../envoy/resources.js";
 import type { Snapshot } from "../model/snapshot.js";
+import type { GatewayProxy } from "../model/proxy.js";
 import type { Gateway, Server } from "../model/istio.js";
 import type { BoundVirtualService, ClusterRef } from "./filter-chains/types.js";
 import { blackholeVirtualHost, routeConfiguration, virtualHost } from "../envoy/route.js";
@@ -58,6 +59,7 @@ export function buildRouteConfiguration(
   servers: readonly HttpServerInput[],
   snapshot: Snapshot,
   options: CompileOptions,
+  proxy?: GatewayProxy,
 ): BuiltRouteConfiguration {
   const clusterRefs: ClusterRef[] = [];
   const diagnostics: Diagnostic[] = [];
@@ -89,6 +91,8 @@ export function buildRouteConfiguration(
           serverPort,
           gatewayKey: resourceKey(gateway),
           serverIsTls: server.tls !== undefined,
+          proxyLabels: proxy?.labels,
+          proxyNamespace: proxy?.namespace,
           options,
           resolve: (destination, destinationField) => {
             const resolution = resolveDestination(snapshot, destination, virtualService, destinationField, serverPort);

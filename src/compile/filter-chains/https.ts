@@ -28,7 +28,8 @@ export const buildHttpsServer: ServerFilterChainBuilder = (ctx): ServerFilterCha
   const filterChain: EnvoyJson = {
     filter_chain_match: match,
     transport_socket: tls.tls.transportSocket,
-    filters: [ctx.httpConnectionManager(routeName, `outbound_0.0.0.0_${ctx.listenerPort}`)],
+    // istiod names the HTTPS HCM's stats after the server's `name`.
+    filters: [ctx.httpConnectionManager(routeName, ctx.server.name || `outbound_0.0.0.0_${ctx.listenerPort}`)],
   };
   return {
     filterChains: [filterChain],
