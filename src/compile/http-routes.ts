@@ -109,7 +109,13 @@ function routeMatch(match: HTTPMatchRequest | undefined): EnvoyJson {
   for (const [name, value] of Object.entries(match?.withoutHeaders ?? {}).sort()) {
     const claims = jwtClaimPath(name);
     if (claims) metadata.push(jwtClaimMatcher(claims, value, true));
-    else headers.push(headerMatcher(name.toLowerCase(), stringMatcher(value), true));
+    else {
+      const matcher = headerMatcher(name.toLowerCase(), stringMatcher(value), true);
+      // istiod (route.go TranslateRouteMatch): an absent header counts as empty, so it does not
+      // match the excluded value and the request is not excluded (istio#49537).
+      if (!("present_match" in matcher)) matcher.treat_missing_header_as_empty = true;
+      headers.push(matcher);
+    }
   }
   if (match?.method) headers.push(headerMatcher(":method", stringMatcher(match.method)));
   if (match?.authority) headers.push(headerMatcher(":authority", stringMatcher(match.authority)));
