@@ -43,3 +43,31 @@ test("broken YAML is one readable error", () => {
   assert.equal(line?.severity, "error");
   assert.match(line?.text ?? "", /^bad\.yaml: YAML: /);
 });
+
+test("analyze follows Istio's verdicts: what Istio accepts passes (warnings stay warnings), RE2-invalid regexes are refused", () => {
+  const manifest = `
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: vs, namespace: shop}
+spec:
+  hosts: [webapp.example.com]
+  gateways: [istio-system/gw]
+  http:
+  - match: [{port: 0, uri: {prefix: ""}, headers: {":authority": {exact: webapp.example.com}}}]
+    headers: {request: {set: {host: other.example.com}}}
+    fault: {abort: {httpStatus: 600, percentage: {value: 1}}}
+    mirror: {host: shadow}
+    mirrorPercent: 5
+    route: [{destination: {host: webapp, subset: ""}}]
+  - match: [{uri: {regex: "/a\\\\C"}}]
+    route: [{destination: {host: webapp}}]
+`;
+  const lines = analyzeText("vs.yaml", manifest, "default");
+  assert.deepEqual(
+    lines.map((l) => [l.severity, l.text.split(": ").slice(0, 3).join(": ")]),
+    [
+      ["warning", "vs.yaml: VirtualService shop/vs: spec.http[0].mirrorPercent"],
+      ["error", "vs.yaml: VirtualService shop/vs: spec.http[1].match[0].uri.regex"],
+    ],
+  );
+});
