@@ -89,6 +89,8 @@ describe("L10: wildcard Gateway, one domain, access log", () => {
     web = await startHttpbin({ host: "127.0.0.31", name: "websrv" });
     gateway = await startCompiledGateway({
       name: "l10",
+      // The seeds' mesh config turns access logs on (Istio's default is off).
+      compileOptions: { defaultRetryOn503: false, mesh: { accessLogFile: "/dev/stdout" } },
       manifests: [l10Manifests, serviceManifest("svc-clusterip", "default", 80, [web])],
     });
   });
