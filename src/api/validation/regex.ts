@@ -25,7 +25,7 @@ import { RE2JS } from "re2js";
 /** Envoy's default `re2.max_program_size.error_level` (envoy/type/matcher/v3/regex.proto). */
 export const ENVOY_MAX_PROGRAM_SIZE = 100;
 
-/** Istio's webhook refuses regexes longer than this (pkg/config/validation, validateStringMatchRegexp). */
+/** Istio's webhook refuses regexes longer than this (pkg/config/validation/validation.go validateStringRegexp). */
 export const MAX_REGEX_LENGTH = 1024;
 
 export interface CompiledRegex {
@@ -118,6 +118,15 @@ export function compileRe2(pattern: string, maxProgramSize = ENVOY_MAX_PROGRAM_S
 }
 
 function compileUncached(pattern: string, maxProgramSize: number): CompiledRegex | { error: string } {
+  // Istio's webhook: Go's regexp over the UTF-8 pattern (re2js is its port).
+  if ([...pattern].some((char) => char.charCodeAt(0) > 0x7f)) {
+    try {
+      RE2JS.compile(pattern);
+    } catch (error) {
+      return { error: (error as Error).message.replace(/^error parsing regexp: /, "") };
+    }
+  }
+  // Envoy: RE2 over the Latin-1 view, within the program-size limit.
   const view = latin1View(pattern);
   const problem = latin1Problem(view);
   if (problem) return { error: problem };

@@ -53,6 +53,8 @@ export const regexCases: readonly RegexCase[] = [
   { pattern: "\\x{41}", valid: true, why: "braced hex escape", probes: [["A", true]] },
   { pattern: "\\x{FF}", valid: true, why: "highest Latin-1 code point" },
   { pattern: "é{2}", valid: true, why: "Envoy reads patterns as Latin-1: {2} repeats the second byte of é only", probes: [["éé", false], ["é", false]] },
+  { pattern: "[α-ω]+", valid: true, why: "a UTF-8 range: valid for Go (Istio) and, byte-wise, for Envoy's Latin-1 RE2" },
+  { pattern: "[ω-α]", valid: false, envoy: true, why: "an inverted UTF-8 range: Istio's Go regexp refuses it (Envoy, byte-wise, does not)" },
   // ---- JavaScript-only syntax RE2 refuses: must fail
   { pattern: "(?=a)b", valid: false, why: "look-ahead" },
   { pattern: "(?!a)b", valid: false, why: "negative look-ahead" },
