@@ -266,6 +266,53 @@ describe("sidecar injection on the bench's node (L11)", () => {
     assert.equal(status, "200");
   });
 
+  it("does not capture the proxy uid's traffic nor an excluded outbound port (traffic.sidecar.istio.io/excludeOutboundPorts)", async () => {
+    const [echo] = await podsOf(plain, "echo");
+    const [web] = await podsOf(mesh, "web");
+    assert.ok(echo?.status.podIP && web?.status.podIP);
+    const pod = (name: string, extra: { annotations?: Record<string, string>; runAsUser?: number }): object => ({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name, labels: { app: name }, ...(extra.annotations ? { annotations: extra.annotations } : {}) },
+      spec: {
+        terminationGracePeriodSeconds: 1,
+        containers: [{
+          name: "app",
+          image: cluster.images["test-upstream"],
+          args: ["httpbin", "0.0.0.0", "8080", name],
+          ...(extra.runAsUser ? { securityContext: { runAsUser: extra.runAsUser, runAsGroup: extra.runAsUser } } : {}),
+        }],
+      },
+    });
+    await kubectl(["apply", "-f", "-"], mesh, [pod("as-proxy-uid", { runAsUser: 1337 }), pod("excludes-8080", { annotations: { "traffic.sidecar.istio.io/excludeOutboundPorts": "8080" } })].map((doc) => dump(doc)).join("---\n"));
+    await kubectl(["wait", "--for=condition=Ready", "pod/as-proxy-uid", "pod/excludes-8080", "--timeout=120s"], mesh);
+    const fetchUpstream = (from: string, url: string): Promise<string> => execNode(mesh, from, `fetch('${url}').then(r=>process.stdout.write(r.headers.get('x-upstream')))`);
+    const proxyLog = (name: string): Promise<string> => kubectl(["logs", name, "-c", "istio-proxy"], mesh);
+
+    // uid 1337: the call reaches echo without the sidecar; a later inbound call is logged, the outbound one never was.
+    assert.equal(await fetchUpstream("as-proxy-uid", `http://${echo.status.podIP}:8080/whoami`), echo.metadata.name);
+    const asProxy = (await getPod(mesh, "as-proxy-uid")).status.podIP ?? "";
+    assert.equal(await execNode(plain, echo.metadata.name, `fetch('http://${asProxy}:8080/whoami').then(r=>process.stdout.write(r.headers.get('x-upstream')))`), "as-proxy-uid");
+    const uidLog = await waitFor(async () => {
+      const log = await proxyLog("as-proxy-uid");
+      return log.includes("listener=virtualInbound") ? log : undefined;
+    }, { timeoutMs: 20_000, intervalMs: 500, what: "the inbound call in the uid-1337 pod's sidecar log" });
+    assert.doesNotMatch(uidLog, /listener=virtualOutbound/, "nothing the uid-1337 app sent went through the sidecar");
+
+    // Excluded port 8080: not captured; a call to another port (web's 15021) is, and is logged after it.
+    assert.equal(await fetchUpstream("excludes-8080", `http://${echo.status.podIP}:8080/whoami`), echo.metadata.name);
+    assert.equal(await execNode(mesh, "excludes-8080", `fetch('http://${web.status.podIP}:15021/healthz/ready').then(r=>process.stdout.write(String(r.status)))`), "200");
+    const excludedLog = await waitFor(async () => {
+      const log = await proxyLog("excludes-8080");
+      return log.includes(`${web.status.podIP}:15021`) ? log : undefined;
+    }, { timeoutMs: 20_000, intervalMs: 500, what: "the captured call to :15021 in the sidecar log" }).catch(async (error: unknown) => {
+      throw new Error(`${(error as Error).message}\n--- excludes-8080 istio-proxy log ---\n${await proxyLog("excludes-8080")}\n--- nat ---\n${inPodNetns(await podPid(cluster, mesh, "excludes-8080", "app"), "iptables-save", ["-t", "nat"])}`);
+    });
+    assert.doesNotMatch(excludedLog, new RegExp(`${echo.status.podIP.replace(/\./g, "\\.")}:8080`), "the call to the excluded port went around the sidecar");
+    const rules = inPodNetns(await podPid(cluster, mesh, "excludes-8080", "app"), "iptables-save", ["-t", "nat"]);
+    assert.match(rules, /-A ISTIO_OUTPUT -p tcp -m tcp --dport 8080 -j RETURN/);
+  });
+
   it("stores the fields the seed's injected pod shows (deliberate differences named)", async () => {
     const [web] = await podsOf(mesh, "web");
     assert.ok(web);

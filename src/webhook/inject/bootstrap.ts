@@ -3,8 +3,9 @@
  * "What the proxy runs"): a static Envoy bootstrap that is a transparent passthrough with Istio's
  * listener and cluster names —
  *
- * - `virtualOutbound` 0.0.0.0:15001: original destination (SO_ORIGINAL_DST of the REDIRECT),
- *   TCP proxy to `PassthroughCluster` (ORIGINAL_DST), access log to stdout;
+ * - `virtualOutbound` 0.0.0.0:15001: original destination (SO_ORIGINAL_DST of the REDIRECT, by
+ *   the original_dst listener filter), TCP proxy to `PassthroughCluster` (ORIGINAL_DST), access
+ *   log to stdout;
  * - `virtualInbound` 0.0.0.0:15006: the same to `InboundPassthroughCluster`, bound to source
  *   127.0.0.6 so the capture rules let the connection reach the app without re-capturing it;
  * - 15021 `/healthz/ready` → admin `/ready` (readiness and startup probes); 15090 and 15020
@@ -41,7 +42,9 @@ function passthroughListener(name: string, port: number, cluster: string): Envoy
   return {
     name,
     address: address("0.0.0.0", port),
-    use_original_dst: true,
+    // Only the original_dst listener filter (it restores the destination for the ORIGINAL_DST
+    // cluster), not use_original_dst: that would hand a connection to web:15021 to this Envoy's
+    // own 0.0.0.0:15021 status listener instead of passing it through.
     listener_filters: [{ name: "envoy.filters.listener.original_dst", typed_config: typed("envoy.extensions.filters.listener.original_dst.v3.OriginalDst") }],
     filter_chains: [{
       filters: [{
