@@ -1,7 +1,8 @@
 /**
  * Warning Events on a gateway Deployment (core/v1 Events: what `kubectl describe deployment`
- * shows). De-duplicated per proxy: the same reason and message are reported once until the
- * condition clears, so a config that stays over budget does not flood the namespace.
+ * shows). De-duplicated per proxy and reason: a reason is reported once until the condition
+ * clears (a publish succeeds), so a config that stays too large — whose byte count changes with
+ * every edit — does not flood the namespace; the log has every message.
  */
 import { hostname } from "node:os";
 
@@ -24,10 +25,10 @@ export class EventRecorder {
     this.#api = api;
   }
 
-  /** Reports a warning unless the same one is already reported for this Deployment. */
+  /** Reports a warning unless this reason is already reported for this Deployment. */
   async warn(subject: EventSubject, reason: string, message: string): Promise<boolean> {
     const key = `${subject.namespace}/${subject.name}`;
-    const fingerprint = `${reason}\n${message}`;
+    const fingerprint = reason;
     if (this.#last.get(key) === fingerprint) return false;
     const now = new Date().toISOString();
     await this.#api.create(`/api/v1/namespaces/${encodeURIComponent(subject.namespace)}/events`, {

@@ -65,9 +65,12 @@ export class ResilientInformer {
   start(): void {
     this.#stopped = false;
     const spec = this.spec;
+    // Runs on every object before or right after ListWatch caches it (the same reference), so
+    // what it drops is dropped from the cache: managedFields are often half an object's size and
+    // nothing downstream reads them.
     const stamp = (object: KubernetesObject): KubeObject => {
       const raw = object as KubeObject;
-      if (raw.apiVersion && raw.kind) return raw;
+      if (raw.metadata && "managedFields" in raw.metadata) delete (raw.metadata as { managedFields?: unknown }).managedFields;
       raw.apiVersion ??= spec.apiVersion;
       raw.kind ??= spec.kind;
       return raw;

@@ -37,13 +37,15 @@ export interface OperatorProcessOptions {
   name?: string;
   /** Wait for /readyz 200 before returning (default true). */
   waitReady?: boolean;
+  /** The node arguments before `operator` (default: tsx on src/cli/main.ts; the bench passes a built main.js). */
+  entry?: readonly string[];
 }
 
 export async function startOperator(options: OperatorProcessOptions): Promise<OperatorProcess> {
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
   const args = [
-    "--import", "tsx", join(repoRoot, "src", "cli", "main.ts"), "operator",
+    ...(options.entry ?? ["--import", "tsx", join(repoRoot, "src", "cli", "main.ts")]), "operator",
     "--kubeconfig", options.kubeconfig,
     "--health-addr", address,
     "--metrics-addr", address,
