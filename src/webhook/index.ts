@@ -4,6 +4,8 @@
  * configurations kept current. `startWebhook` wires them; `pilotfish operator` calls it.
  */
 import type { KubeConfig } from "@kubernetes/client-node";
+import { Histogram } from "prom-client";
+import type { Registry } from "prom-client";
 import type { Logger } from "../controllers/log.js";
 import { parseAddress } from "../controllers/http-server.js";
 import { KubeRest } from "../sources/kube/rest.js";
@@ -35,6 +37,8 @@ export interface WebhookOptions {
   logger: Logger;
   servingValidityMs?: number;
   resyncMs?: number;
+  /** Where `pilotfish_webhook_review_duration_seconds` is registered (the operator's /metrics). */
+  registry?: Registry;
 }
 
 export interface RunningWebhook {
@@ -61,12 +65,22 @@ export async function startWebhook(options: WebhookOptions): Promise<RunningWebh
   const { ca, created } = loaded;
   logger.info(`webhook CA ${created ? "created in" : "read from"} Secret ${options.namespace}/${caSecretName}`);
   let serving = await issueServing(ca, options.certHosts, validityMs);
+  const reviewSeconds = options.registry
+    ? new Histogram({
+        name: "pilotfish_webhook_review_duration_seconds",
+        help: "Time from a complete AdmissionReview to its answer, by path (/inject, /validate) and HTTP status",
+        labelNames: ["path", "code"],
+        buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+        registers: [options.registry],
+      })
+    : undefined;
   const server = await WebhookServer.start({
     host,
     port,
     certificate: serving,
     injection: options.injection,
     onReview: (path, summary) => logger.debug(`${path}: ${summary}`),
+    onAnswered: (path, code, seconds) => reviewSeconds?.observe({ path, code: String(code) }, seconds),
   });
   logger.info(`serving /inject and /validate on https://${server.address} (TLS >= 1.2; certificate for ${options.certHosts.join(", ")}, renewed at ${renewAt(serving.issuedAt, serving.notAfter).toISOString()})`);
 
@@ -111,6 +125,7 @@ export async function startWebhook(options: WebhookOptions): Promise<RunningWebh
       closed = true;
       if (renewal) clearTimeout(renewal);
       patcher.stop();
+      if (reviewSeconds) options.registry?.removeSingleMetric("pilotfish_webhook_review_duration_seconds");
       await server.close();
     },
   };

@@ -24,6 +24,8 @@ export interface WebhookServerOptions {
   injection: InjectionSettings;
   /** Called once per review with what was decided (for the log). */
   onReview?(path: string, summary: string): void;
+  /** Called once per answered request: path, HTTP status, seconds from the last body byte to the answer. */
+  onAnswered?(path: string, status: number, seconds: number): void;
 }
 
 const MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -103,8 +105,10 @@ export class WebhookServer {
 
   #handle(request: IncomingMessage, response: ServerResponse): void {
     const path = (request.url ?? "/").split("?")[0] ?? "/";
+    let started: bigint | undefined;
     const send = (code: number, body: unknown): void => {
       const text = typeof body === "string" ? body : JSON.stringify(body);
+      if (started !== undefined) this.#options.onAnswered?.(path, code, Number(process.hrtime.bigint() - started) / 1e9);
       response.writeHead(code, { "content-type": typeof body === "string" ? "text/plain" : "application/json", "content-length": Buffer.byteLength(text) });
       response.end(text);
     };
@@ -124,6 +128,7 @@ export class WebhookServer {
     });
     request.on("end", () => {
       if (response.headersSent) return;
+      started = process.hrtime.bigint();
       let body: unknown;
       try {
         body = JSON.parse(Buffer.concat(chunks).toString("utf8"));

@@ -151,6 +151,7 @@ export function registerOperatorCommand(program: Command): void {
           certHosts: options.webhookCertHosts ? options.webhookCertHosts.split(",").map((host) => host.trim()).filter(Boolean) : defaultCertHosts(options.namespace),
           injection: { ...defaultInjectionSettings, proxyImage: options.proxyImage, proxyInitImage: options.proxyInitImage },
           logger,
+          registry: metrics.registry,
         });
         servers.push(webhook);
       }

@@ -47,13 +47,24 @@ describe("webhook latency", () => {
     const script = `
       import { WebhookServer } from "./src/webhook/server.ts";
       import { defaultInjectionSettings } from "./src/webhook/inject/inject.ts";
-      await WebhookServer.start({ host: "127.0.0.1", port: ${port}, certificate: ${JSON.stringify({ certificatePem: serving.fullChainPem, privateKeyPem: serving.privateKeyPem })}, injection: defaultInjectionSettings });
+      const seconds = [];
+      await WebhookServer.start({ host: "127.0.0.1", port: ${port}, certificate: ${JSON.stringify({ certificatePem: serving.fullChainPem, privateKeyPem: serving.privateKeyPem })}, injection: defaultInjectionSettings,
+        onAnswered: (path, code, s) => seconds.push(s) });
+      process.on("SIGTERM", () => {
+        seconds.sort((a, b) => a - b);
+        const at = (q) => ((seconds[Math.min(seconds.length - 1, Math.floor(q * seconds.length))] ?? 0) * 1000).toFixed(2);
+        console.log("SERVER " + seconds.length + " reviews: p50 " + at(0.5) + " ms, p99 " + at(0.99) + " ms, max " + at(1) + " ms");
+        process.exit(0);
+      });
       console.log("listening");`;
     server = spawnManaged(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { name: "webhook-latency-server", cwd: repoRoot });
     await waitFor(() => server.output.text().includes("listening"), { timeoutMs: 30_000, what: "the webhook server process" });
   });
   after(async () => {
-    if (server) await stopManaged(server);
+    if (!server) return;
+    await stopManaged(server);
+    const line = server.output.text().split("\n").find((text) => text.startsWith("SERVER "));
+    if (line) console.log(`# server side (last body byte to answer, the apiserver's view minus the network): ${line.slice("SERVER ".length)}`);
   });
 
   it(`answers ${concurrency} concurrent reviews per round, ${rounds} rounds (p50/p99 printed)`, async () => {

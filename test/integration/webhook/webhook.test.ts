@@ -10,6 +10,7 @@ import type { TLSSocket } from "node:tls";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { Registry } from "prom-client";
 import { dump, load } from "js-yaml";
 import { createLogger } from "../../../src/controllers/log.js";
 import { defaultInjectionSettings, startWebhook } from "../../../src/webhook/index.js";
@@ -32,7 +33,8 @@ describe("webhook certificates on a real apiserver", () => {
     const secret = JSON.parse(await controlPlane.kubectlOk(["get", "secret", "pilotfish-webhook-ca", "-n", "istio-system", "-o", "json"])) as { data: Record<string, string> };
     return Buffer.from(secret.data["ca-cert.pem"] ?? "", "base64").toString("utf8");
   };
-  const start = async (port: number, servingValidityMs?: number): Promise<RunningWebhook> => {
+  const registry = new Registry();
+  const start = async (port: number, servingValidityMs?: number, withRegistry = false): Promise<RunningWebhook> => {
     const webhook = await startWebhook({
       kubeConfig: controlPlane.kubeConfig(),
       namespace: "istio-system",
@@ -42,6 +44,7 @@ describe("webhook certificates on a real apiserver", () => {
       logger,
       resyncMs: 300,
       ...(servingValidityMs ? { servingValidityMs } : {}),
+      ...(withRegistry ? { registry } : {}),
     });
     running.push(webhook);
     return webhook;
@@ -92,7 +95,7 @@ describe("webhook certificates on a real apiserver", () => {
 
   it("renews its serving certificate in place: requests across three renewals all succeed", async () => {
     const port = await freePort();
-    await start(port, 3000); // renewed every 2 s
+    await start(port, 3000, true); // renewed every 2 s
     const ca = await caPem();
     const keepAlive = new https.Agent({ keepAlive: true, maxSockets: 4 });
     const serials = new Set<string>();
@@ -114,5 +117,8 @@ describe("webhook certificates on a real apiserver", () => {
     }
     console.log(`# ${requests} requests across ${serials.size - 1} certificate renewals, ${failures.length} failed`);
     assert.deepEqual(failures, []);
+    const histogram = await registry.getSingleMetricAsString("pilotfish_webhook_review_duration_seconds");
+    const count = Number(/pilotfish_webhook_review_duration_seconds_count\{path="\/inject",code="200"\} (\d+)/.exec(histogram)?.[1] ?? 0);
+    assert.equal(count, requests, "every answered review is in the histogram");
   });
 });
