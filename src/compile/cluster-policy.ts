@@ -21,6 +21,7 @@ import { parseDuration } from "../api/index.js";
 import type { Diagnostic } from "./output.js";
 import type { EnvoyJson, EnvoyResource, JsonValue } from "../envoy/resources.js";
 import type { ClusterPolicyInput, ClusterPolicyResult } from "./filter-chains/types.js";
+import { namespaceOf } from "./binding.js";
 import { resolveCredential } from "./tls/credentials.js";
 import { sdsSecretConfig } from "./tls/sds.js";
 
@@ -68,6 +69,36 @@ export function effectivePolicy(rule: DestinationRule | undefined, subsetName: s
   if (subsetPolicy.tls) merged.tls = subsetPolicy.tls;
   const portLevel = (subsetPolicy.portLevelSettings ?? []).find((entry) => entry.port?.number === port);
   return portLevel ? policyForPort({ portLevelSettings: [portLevel] }, port) : merged;
+}
+
+/**
+ * `portLevelSettings` entries that can never apply, which Istio accepts (its webhook checks
+ * neither the range nor repeats): port 0 or above 65535 match no port, and of repeated ports
+ * istiod (util.go `GetPortLevelTrafficPolicy`, first match wins) uses the first — so does
+ * policyForPort. Nothing of them reaches Envoy; the warnings say why they have no effect.
+ */
+export function portLevelSettingsDiagnostics(rule: DestinationRule): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const check = (policy: TrafficPolicy | undefined, field: string) => {
+    const seen = new Map<number, number>();
+    (policy?.portLevelSettings ?? []).forEach((entry, index) => {
+      const number = entry.port?.number;
+      const where = `${field}.portLevelSettings[${index}].port.number`;
+      const report = (message: string) =>
+        out.push({ severity: "warning", kind: "DestinationRule", namespace: namespaceOf(rule), name: rule.metadata.name, field: where, message });
+      if (number === undefined) return;
+      if (!Number.isInteger(number) || number < 1 || number > 65535) {
+        report(`port ${number} is not a port (1..65535); these settings never apply: use the service port's number`);
+      } else if (seen.has(number)) {
+        report(`port ${number} is already set by portLevelSettings[${seen.get(number)}]; only the first applies, like istiod: merge the two entries`);
+      } else {
+        seen.set(number, index);
+      }
+    });
+  };
+  check(rule.spec.trafficPolicy, "spec.trafficPolicy");
+  (rule.spec.subsets ?? []).forEach((subset, index) => check(subset.trafficPolicy, `spec.subsets[${index}].trafficPolicy`));
+  return out;
 }
 
 interface Reporter {

@@ -41,7 +41,10 @@ export function resolveDestination(
   const host = resolveShortHost(destination.host, namespaceOf(virtualService));
   const service = snapshot.serviceForHost(host);
   const ports = service?.spec?.ports ?? [];
-  let port = destination.port?.number;
+  // Port 0 is proto3's unset value: treated as no port (istiod's webhook refuses it; a manifest
+  // that got past it must not name a cluster `outbound|0|…`).
+  let port = destination.port?.number || undefined;
+  const portZero = destination.port?.number === 0;
   if (port === undefined) {
     const only = ports.length === 1 ? ports[0] : undefined;
     if (only) port = only.port;
@@ -51,7 +54,11 @@ export function resolveDestination(
       return { diagnostic: diagnostic(virtualService, `${field}.port`, "error", `destination needs a port: ${why}`) };
     }
   }
-  return { cluster: { name: clusterName(port, destination.subset || undefined, host), host, port, subset: destination.subset || undefined } };
+  const cluster: ClusterRef = { name: clusterName(port, destination.subset || undefined, host), host, port, subset: destination.subset || undefined };
+  if (portZero) {
+    return { cluster, warning: diagnostic(virtualService, `${field}.port.number`, "warning", `port 0 is not a port; treated as unset (port ${port}): remove it or name the service port`) };
+  }
+  return { cluster };
 }
 
 function findSubset(rules: readonly DestinationRule[], name: string): { rule: DestinationRule; subset: Subset; index: number } | undefined {

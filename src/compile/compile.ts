@@ -14,6 +14,7 @@ import { buildListeners } from "./listeners.js";
 import { buildClusters } from "./clusters.js";
 import { clusterPolicy } from "./filter-chains/registry.js";
 import { notCompiledDiagnostics } from "./field-support.js";
+import { portLevelSettingsDiagnostics } from "./cluster-policy.js";
 
 function uniqueSorted(resources: EnvoyResource[]): EnvoyResource[] {
   const seen = new Map<string, EnvoyResource>();
@@ -49,7 +50,7 @@ function notCompiled(snapshot: Snapshot, gateways: readonly Gateway[], routedHos
   }
   const rules = new Set<DestinationRule>();
   for (const host of new Set(routedHosts)) for (const rule of snapshot.destinationRulesForHost(host)) rules.add(rule);
-  for (const rule of rules) out.push(...notCompiledDiagnostics("DestinationRule", rule, namespaceOf(rule)));
+  for (const rule of rules) out.push(...notCompiledDiagnostics("DestinationRule", rule, namespaceOf(rule)), ...portLevelSettingsDiagnostics(rule));
   return out;
 }
 

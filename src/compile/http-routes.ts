@@ -133,24 +133,88 @@ function routeMatch(match: HTTPMatchRequest | undefined): EnvoyJson {
   return result;
 }
 
-function headerValueOptions(ops: HeaderOperations | undefined): { add: EnvoyJson[]; remove: string[] } {
-  const add: EnvoyJson[] = [];
-  for (const [key, value] of Object.entries(ops?.set ?? {}).sort()) {
-    add.push({ header: { key, value }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" });
-  }
-  for (const [key, value] of Object.entries(ops?.add ?? {}).sort()) {
-    add.push({ header: { key, value }, append_action: "APPEND_IF_EXISTS_OR_ADD" });
-  }
-  return { add, remove: [...(ops?.remove ?? [])] };
+/**
+ * istiod (route.go `isInternalHeader`): Envoy refuses to modify `host` and `:`-prefixed headers
+ * ("':-prefixed or host headers may not be modified"), so they are left out of every operation.
+ */
+function isInternalHeader(name: string): boolean {
+  return name.startsWith(":") || name.toLowerCase() === "host";
 }
 
-function applyHeaders(target: EnvoyJson, request: HeaderOperations | undefined, response: HeaderOperations | undefined): void {
+/** istiod (route.go `isAuthorityHeader`): a request `set`/`add` of these is the host rewrite. */
+function isAuthorityHeader(name: string): boolean {
+  const lower = name.toLowerCase();
+  return lower === ":authority" || lower === "host";
+}
+
+interface HeaderOptions {
+  add: EnvoyJson[];
+  remove: string[];
+  /** Names left out because Envoy refuses to modify them (with the operation that named them). */
+  dropped: { op: "set" | "add" | "remove"; name: string }[];
+  /** A request `set` (else `add`) of `host`/`:authority`: istiod's host rewrite. */
+  authority?: string;
+}
+
+function headerValueOptions(ops: HeaderOperations | undefined): HeaderOptions {
+  const out: HeaderOptions = { add: [], remove: [], dropped: [] };
+  let setAuthority: string | undefined;
+  let addAuthority: string | undefined;
+  for (const [key, value] of Object.entries(ops?.set ?? {}).sort()) {
+    if (isAuthorityHeader(key)) setAuthority = value;
+    if (isInternalHeader(key)) out.dropped.push({ op: "set", name: key });
+    else out.add.push({ header: { key, value }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" });
+  }
+  for (const [key, value] of Object.entries(ops?.add ?? {}).sort()) {
+    if (isAuthorityHeader(key)) addAuthority = value;
+    if (isInternalHeader(key)) out.dropped.push({ op: "add", name: key });
+    else out.add.push({ header: { key, value }, append_action: "APPEND_IF_EXISTS_OR_ADD" });
+  }
+  for (const name of ops?.remove ?? []) {
+    if (isInternalHeader(name)) out.dropped.push({ op: "remove", name });
+    else out.remove.push(name);
+  }
+  // istiod (TranslateHeadersOperations): `set` wins over `add`.
+  const authority = setAuthority ?? addAuthority;
+  if (authority !== undefined && authority !== "") out.authority = authority;
+  return out;
+}
+
+/**
+ * Adds the header operations to a route or weighted cluster; returns the request authority
+ * (`host`/`:authority` in request set/add) for the caller to turn into a host rewrite, like
+ * istiod. Headers Envoy refuses to modify are reported on `field` (`…headers`).
+ */
+function applyHeaders(
+  target: EnvoyJson,
+  request: HeaderOperations | undefined,
+  response: HeaderOperations | undefined,
+  report?: { ctx: HttpRouteContext; out: TranslatedRoutes; field: string; forwards: boolean },
+): string | undefined {
   const req = headerValueOptions(request);
   const resp = headerValueOptions(response);
   if (req.add.length > 0) target.request_headers_to_add = [...((target.request_headers_to_add as JsonValue[] | undefined) ?? []), ...req.add];
   if (req.remove.length > 0) target.request_headers_to_remove = [...((target.request_headers_to_remove as JsonValue[] | undefined) ?? []), ...req.remove];
   if (resp.add.length > 0) target.response_headers_to_add = [...((target.response_headers_to_add as JsonValue[] | undefined) ?? []), ...resp.add];
   if (resp.remove.length > 0) target.response_headers_to_remove = [...((target.response_headers_to_remove as JsonValue[] | undefined) ?? []), ...resp.remove];
+  if (report) {
+    const { ctx, out, field, forwards } = report;
+    for (const { op, name } of req.dropped) {
+      const where = `${field}.request.${op}.${name}`;
+      if (op !== "remove" && isAuthorityHeader(name)) {
+        const message = forwards
+          ? `Envoy cannot modify the ${name} header; compiled as the route's host rewrite like istiod (use rewrite.authority)`
+          : `Envoy cannot modify the ${name} header and this rule does not forward the request; ignored (use rewrite.authority on a route)`;
+        out.diagnostics.push(diag(ctx, where, "warning", message));
+      } else {
+        out.diagnostics.push(diag(ctx, where, "warning", `Envoy cannot modify the ${name} header; ignored like istiod (remove it from ${op})`));
+      }
+    }
+    for (const { op, name } of resp.dropped) {
+      out.diagnostics.push(diag(ctx, `${field}.response.${op}.${name}`, "warning", `Envoy cannot modify the ${name} header; ignored like istiod (remove it from ${op})`));
+    }
+  }
+  return req.authority;
 }
 
 /** Istio's retry policy: its default when unset, none for `attempts: 0`. */
@@ -199,14 +263,24 @@ const grpcStatusCodes: Record<string, number> = {
   UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14, DATA_LOSS: 15, UNAUTHENTICATED: 16,
 };
 
-function faultConfig(fault: HTTPFaultInjection): EnvoyJson | undefined {
+/** Envoy's range for `abort.http_status` and `direct_response.status`: [200, 600). */
+export function envoyAcceptsStatus(status: number): boolean {
+  return Number.isInteger(status) && status >= 200 && status < 600;
+}
+
+function faultConfig(fault: HTTPFaultInjection, ctx: HttpRouteContext, out: TranslatedRoutes): EnvoyJson | undefined {
   const config: EnvoyJson = { "@type": typeUrl.fault };
   const delayMs = durationMs(fault.delay?.fixedDelay);
   if (fault.delay && delayMs !== undefined) {
     const percent = fault.delay.percentage?.value ?? fault.delay.percent ?? 100;
     config.delay = { fixed_delay: duration(delayMs), percentage: fractionalPercent(percent) };
   }
-  if (fault.abort?.httpStatus !== undefined) {
+  if (fault.abort?.httpStatus !== undefined && !envoyAcceptsStatus(fault.abort.httpStatus)) {
+    // Istio accepts up to 600 and istiod passes it on; Envoy rejects the whole route config.
+    out.diagnostics.push(
+      diag(ctx, `${ctx.field}.fault.abort.httpStatus`, "error", `Envoy cannot abort with HTTP status ${fault.abort.httpStatus} (200..599); abort dropped: use a status from 200 to 599`),
+    );
+  } else if (fault.abort?.httpStatus !== undefined) {
     config.abort = { http_status: fault.abort.httpStatus, percentage: fractionalPercent(fault.abort.percentage?.value ?? 100) };
   } else if (fault.abort?.grpcStatus !== undefined && grpcStatusCodes[fault.abort.grpcStatus.toUpperCase()] !== undefined) {
     config.abort = { grpc_status: grpcStatusCodes[fault.abort.grpcStatus.toUpperCase()] ?? 2, percentage: fractionalPercent(fault.abort.percentage?.value ?? 100) };
@@ -297,32 +371,42 @@ function routeAction(rule: HTTPRoute, ctx: HttpRouteContext, out: TranslatedRout
       if ((port === 80 && scheme === "http") || (port === 443 && scheme === "https")) port = 0;
       if (port) redirect.port_redirect = port;
     }
-    const code = rule.redirect.redirectCode ?? 301;
+    // istiod (ApplyRedirect): 0 means unset, i.e. 301.
+    const code = rule.redirect.redirectCode || 301;
     const responseCode = redirectCodes[code];
     if (responseCode) redirect.response_code = responseCode;
     else out.diagnostics.push(diag(ctx, `${ctx.field}.redirect.redirectCode`, "warning", `redirect code ${code} is not supported by Envoy; using 301`));
     result.redirect = redirect;
   } else if (rule.directResponse) {
     const body = rule.directResponse.body;
-    const direct: EnvoyJson = { status: rule.directResponse.status };
+    let status = rule.directResponse.status;
+    if (!envoyAcceptsStatus(status)) {
+      // Istio accepts up to 600 and istiod passes it on; Envoy rejects the whole route config.
+      out.diagnostics.push(
+        diag(ctx, `${ctx.field}.directResponse.status`, "error", `Envoy cannot answer with HTTP status ${status} (200..599); answering 500: use a status from 200 to 599`),
+      );
+      status = 500;
+    }
+    const direct: EnvoyJson = { status };
     if (body?.string !== undefined) direct.body = { inline_string: body.string };
     else if (body?.bytes !== undefined) direct.body = { inline_bytes: body.bytes };
     result.direct_response = direct;
   } else if (rule.route && rule.route.length > 0) {
     // istiod: the rule's header operations first, a single destination's after them (on the
     // same header the destination's wins).
-    applyHeaders(result, rule.headers?.request, rule.headers?.response);
-    result.route = forwardAction(rule, ctx, out, result);
+    const authority = applyHeaders(result, rule.headers?.request, rule.headers?.response, { ctx, out, field: `${ctx.field}.headers`, forwards: true });
+    result.route = forwardAction(rule, ctx, out, result, authority);
   } else {
     out.diagnostics.push(diag(ctx, ctx.field, "error", "http rule has no route, redirect or directResponse; answering 500"));
     result.direct_response = { status: 500 };
   }
 
-  if (!result.route) applyHeaders(result, rule.headers?.request, rule.headers?.response);
+  // istiod applies a host header only to a forwarding route (applyHTTPRouteDestination).
+  if (!result.route) applyHeaders(result, rule.headers?.request, rule.headers?.response, { ctx, out, field: `${ctx.field}.headers`, forwards: false });
 
   const perFilter: EnvoyJson = {};
   if (rule.fault) {
-    const fault = faultConfig(rule.fault);
+    const fault = faultConfig(rule.fault, ctx, out);
     if (fault) perFilter[filterName.fault] = fault;
   }
   if (rule.corsPolicy) perFilter[filterName.cors] = corsConfig(rule.corsPolicy);
@@ -330,10 +414,11 @@ function routeAction(rule: HTTPRoute, ctx: HttpRouteContext, out: TranslatedRout
   return result;
 }
 
-function forwardAction(rule: HTTPRoute, ctx: HttpRouteContext, out: TranslatedRoutes, routeLevel: EnvoyJson): EnvoyJson {
+function forwardAction(rule: HTTPRoute, ctx: HttpRouteContext, out: TranslatedRoutes, routeLevel: EnvoyJson, ruleAuthority: string | undefined): EnvoyJson {
   const action: EnvoyJson = {};
   const weighted: EnvoyJson[] = [];
   const weightedRefs: ClusterRef[] = [];
+  const destinationAuthority = new Map<EnvoyJson, string>();
   (rule.route ?? []).forEach((target, index) => {
     const field = `${ctx.field}.route[${index}].destination`;
     const resolution = ctx.resolve(target.destination, field);
@@ -346,8 +431,9 @@ function forwardAction(rule: HTTPRoute, ctx: HttpRouteContext, out: TranslatedRo
     if ((rule.route?.length ?? 0) > 1 && weight === 0) return;
     out.clusterRefs.push(resolution.cluster);
     const entry: EnvoyJson = { name: resolution.cluster.name, weight };
-    applyHeaders(entry, target.headers?.request, target.headers?.response);
+    const authority = applyHeaders(entry, target.headers?.request, target.headers?.response, { ctx, out, field: `${ctx.field}.route[${index}].headers`, forwards: true });
     weighted.push(entry);
+    if (authority !== undefined) destinationAuthority.set(entry, authority);
     weightedRefs.push(resolution.cluster);
   });
   const only = weighted[0];
@@ -362,6 +448,8 @@ function forwardAction(rule: HTTPRoute, ctx: HttpRouteContext, out: TranslatedRo
       if (Array.isArray(value)) routeLevel[key] = [...((routeLevel[key] as JsonValue[] | undefined) ?? []), ...value];
     }
   } else {
+    // istiod (processWeightedDestination): a destination's host header rewrites per cluster.
+    for (const [entry, authority] of destinationAuthority) entry.host_rewrite_literal = authority;
     action.weighted_clusters = { clusters: weighted };
   }
 
@@ -389,7 +477,11 @@ function forwardAction(rule: HTTPRoute, ctx: HttpRouteContext, out: TranslatedRo
   } else if (rule.rewrite?.uriRegexRewrite?.match !== undefined) {
     action.regex_rewrite = { pattern: { regex: rule.rewrite.uriRegexRewrite.match }, substitution: rule.rewrite.uriRegexRewrite.rewrite ?? "" };
   }
-  if (rule.rewrite?.authority) action.host_rewrite_literal = rule.rewrite.authority;
+  // istiod (applyHTTPRouteDestination): rewrite.authority, else the rule's host header, else a
+  // single destination's host header (processDestination) is the route's host rewrite.
+  const onlyAuthority = weighted.length === 1 && only ? destinationAuthority.get(only) : undefined;
+  const authority = rule.rewrite?.authority || ruleAuthority || onlyAuthority;
+  if (authority) action.host_rewrite_literal = authority;
 
   const mirrors: EnvoyJson[] = [];
   const addMirror = (destination: Destination, percent: number | undefined, field: string) => {

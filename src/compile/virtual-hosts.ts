@@ -96,6 +96,7 @@ export function buildRouteConfiguration(
           options,
           resolve: (destination, destinationField) => {
             const resolution = resolveDestination(snapshot, destination, virtualService, destinationField, serverPort);
+            if ("cluster" in resolution && resolution.warning) diagnostics.push(resolution.warning);
             if ("cluster" in resolution) diagnostics.push(...destinationWarnings(snapshot, resolution.cluster, virtualService, destinationField));
             return resolution;
           },

@@ -41,6 +41,7 @@ export function weightedTcpProxy(ctx: ServerContext, virtualService: VirtualServ
       diagnostics.push(resolved.diagnostic);
       return;
     }
+    if (resolved.warning) diagnostics.push(resolved.warning);
     clusterRefs.push(resolved.cluster);
     const weight = destinations.length === 1 ? 100 : (entry.weight ?? 0);
     weighted.set(resolved.cluster.name, (weighted.get(resolved.cluster.name) ?? 0) + weight);

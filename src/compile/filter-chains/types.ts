@@ -39,7 +39,8 @@ export interface ClusterRef {
 }
 
 /** Result of resolving a Destination: the cluster, or a diagnostic why there is none. */
-export type ClusterResolution = { cluster: ClusterRef } | { diagnostic: Diagnostic };
+/** A cluster (with a warning when the destination was usable only after a correction), or why none. */
+export type ClusterResolution = { cluster: ClusterRef; warning?: Diagnostic } | { diagnostic: Diagnostic };
 
 export interface ServerContext {
   readonly snapshot: Snapshot;

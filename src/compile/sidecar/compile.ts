@@ -186,6 +186,7 @@ function meshRoutes(snapshot: Snapshot, virtualService: VirtualService, port: nu
       options,
       resolve: (destination, destinationField) => {
         const resolution = resolveDestination(snapshot, destination, virtualService, destinationField);
+        if ("cluster" in resolution && resolution.warning) out.diagnostics.push(resolution.warning);
         if ("cluster" in resolution) out.diagnostics.push(...destinationWarnings(snapshot, resolution.cluster, virtualService, destinationField));
         return resolution;
       },
