@@ -202,7 +202,12 @@ export class KubeSource {
     const resourceVersion = object.metadata?.resourceVersion ?? "";
     const known = this.#validated.get(key);
     if (known && known.resourceVersion === resourceVersion) return known.valid;
-    const findings = validateResource(asWritten(object));
+    let findings: Finding[];
+    try {
+      findings = validateResource(asWritten(object));
+    } catch (error) {
+      findings = [{ severity: "error", path: "spec", message: `could not be validated (${describeError(error)}); fix the resource or report a pilotfish bug` }];
+    }
     const valid = !hasErrors(findings);
     this.#validated.set(key, { resourceVersion, valid });
     if (!valid) {
@@ -220,6 +225,17 @@ export class KubeSource {
 
   #changed(kind: SourceKind, type: ChangeType, object: KubeObject): void {
     if (this.#stopped) return;
+    // client-node's watch swallows exceptions from callbacks (the event would be silently lost)
+    // and a throw during a list aborts it: whatever an object holds, log and carry on.
+    try {
+      this.#applyChange(kind, type, object);
+    } catch (error) {
+      const { namespace, name } = meta(object);
+      this.#log.error(`could not process ${type} of ${kind} ${namespace}/${name}: ${describeError(error)}`, { resource: `${kind}/${namespace}/${name}` });
+    }
+  }
+
+  #applyChange(kind: SourceKind, type: ChangeType, object: KubeObject): void {
     this.#generation++;
     const { namespace, name } = meta(object);
     if (kind === "Gateway" || kind === "VirtualService" || kind === "DestinationRule") {

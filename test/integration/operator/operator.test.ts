@@ -116,6 +116,10 @@ describe("pilotfish operator on a real apiserver", () => {
     httpRequest({ url: `http://127.0.0.1:${httpPort}${path}`, headers: { host, ...headers }, timeoutMs: 5000 });
   const waitStatus = (path: string, status: number) =>
     waitFor(async () => ((await get(path)).status === status ? true : undefined), { timeoutMs: 20_000, intervalMs: 100, what: `GET ${path} → ${status}` });
+  const publishLines = (): string[] => (operator?.logs() ?? []).map((line) => line.message).filter((message) => message.startsWith("published pilotfish-"));
+  /** The objects one reconcile wrote, from its log line (written after all its writes). */
+  const nextPublish = (after: number): Promise<string> =>
+    waitFor(() => publishLines()[after], { timeoutMs: 20_000, what: "the operator's next publish log line" });
   const startOurOperator = (extraArgs: string[] = []): Promise<OperatorProcess> =>
     startOperator({
       kubeconfig,
@@ -203,8 +207,10 @@ describe("pilotfish operator on a real apiserver", () => {
 
     const applied = performance.now();
     await controlPlane.kubectlOk(["apply", "-f", "-"], { input: `${gatewayManifest([httpServer])}---\n${virtualService("webapp", "/api")}` });
-    const published = await waitPublished("the VirtualService's route in -rds", (current) =>
-      Object.values(current.get("rds")?.data ?? {}).some((text) => text.includes("prefix: /api")),
+    // -lds is written last (referenced objects first), so wait for it too.
+    const published = await waitPublished("the VirtualService's route in -rds and its cluster's EDS file counted in -lds", (current) =>
+      Object.values(current.get("rds")?.data ?? {}).some((text) => text.includes("prefix: /api")) &&
+      current.get("lds")?.metadata.annotations?.["pilotfish.io/file-subscriptions"] === "4",
     );
     phase("apply → route published", applied);
 
@@ -249,10 +255,12 @@ describe("pilotfish operator on a real apiserver", () => {
 
   test("a route change rewrites only -rds, and Envoy follows a ..data swap", async () => {
     const before = await versions();
+    const published = publishLines().length;
     const applied = performance.now();
     await controlPlane.kubectlOk(["apply", "-f", "-"], { input: virtualService("webapp", "/shop") });
     await waitPublished("the new prefix in -rds", (current) => Object.values(current.get("rds")?.data ?? {}).some((text) => text.includes("prefix: /shop")));
     phase("apply → -rds updated", applied);
+    assert.match(await nextPublish(published), /^published pilotfish-istio-ingressgateway-rds \d+ B; 4 file subscriptions$/);
     assert.deepEqual(changedGroups(before, await versions()), ["rds"]);
     await syncVolume();
     await waitStatus("/shop/items", 200);
@@ -267,10 +275,12 @@ describe("pilotfish operator on a real apiserver", () => {
     const second = await startPodUpstream(pod, "httpbin", { port: 8080, name: "webapp-1" });
     upstreams.push(second);
     const before = await versions();
+    const published = publishLines().length;
     const first = upstreams[0];
     assert.ok(first);
     await webapp.setEndpoints([{ address: first.pod.address }, { address: pod.address }]);
     await waitPublished("the second endpoint in -eds", (current) => Object.values(current.get("eds")?.data ?? {}).some((text) => text.includes(pod.address)));
+    assert.match(await nextPublish(published), /^published pilotfish-istio-ingressgateway-eds \d+ B; 4 file subscriptions$/);
     assert.deepEqual(changedGroups(before, await versions()), ["eds"]);
     await syncVolume();
     await waitFor(async () => {
