@@ -22,6 +22,8 @@ export const fieldManager = "pilotfish";
 export interface PublishedState {
   hash: string;
   fileSubscriptions: string;
+  /** The Deployment uid in the object's ownerReference. */
+  ownerUid: string;
   data: Record<string, string>;
 }
 
@@ -44,13 +46,14 @@ function objectPath(object: { kind: "ConfigMap" | "Secret"; namespace: string; n
 }
 
 function stateOf(object: Record<string, unknown>, kind: "ConfigMap" | "Secret"): PublishedState {
-  const metadata = (object.metadata ?? {}) as { annotations?: Record<string, string> };
+  const metadata = (object.metadata ?? {}) as { annotations?: Record<string, string>; ownerReferences?: { uid?: string; controller?: boolean }[] };
   const raw = (object.data ?? {}) as Record<string, string>;
   const data: Record<string, string> = {};
   for (const [key, value] of Object.entries(raw)) data[key] = kind === "Secret" ? Buffer.from(value, "base64").toString("utf8") : value;
   return {
     hash: metadata.annotations?.[annotations.configHash] ?? "",
     fileSubscriptions: metadata.annotations?.[annotations.fileSubscriptions] ?? "",
+    ownerUid: metadata.ownerReferences?.find((owner) => owner.controller)?.uid ?? "",
     data,
   };
 }
@@ -88,7 +91,7 @@ export class Publisher {
     const path = objectPath(object);
     this.#published.delete(path);
     await this.#api.apply(path, objectManifest(object, proxy, fileSubscriptions), fieldManager, true);
-    this.#published.set(path, { hash: object.hash, fileSubscriptions: String(fileSubscriptions), data: object.data });
+    this.#published.set(path, { hash: object.hash, fileSubscriptions: String(fileSubscriptions), ownerUid: proxy.uid, data: object.data });
   }
 
   async publish(plan: PublishPlan, proxy: ProxyWorkload): Promise<PublishOutcome> {
@@ -98,7 +101,9 @@ export class Publisher {
     for (const object of plan.objects) {
       const current = await this.#current(object);
       const countMatches = object.group !== "lds" || current?.fileSubscriptions === subscriptions;
-      if (current && current.hash === object.hash && countMatches) {
+      // A gateway Deployment deleted and re-created keeps its name but not its uid: objects still
+      // owned by the old uid are about to be garbage-collected, so they are re-applied.
+      if (current && current.hash === object.hash && countMatches && current.ownerUid === proxy.uid) {
         outcome.unchanged.push(object.group);
         continue;
       }

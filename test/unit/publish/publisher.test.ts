@@ -79,4 +79,14 @@ describe("Publisher", () => {
     const failing: PublishApi = { get: (path) => api.get(path), apply: async () => Promise.reject(new Error("conflict")) };
     await assert.rejects(new Publisher(failing).publish(plan({ sds: { "sds.a.yaml": "rotated" } }), proxy), /conflict/);
   });
+
+  test("a re-created Deployment (same name, new uid) gets its objects re-applied with the new owner", async () => {
+    const api = new MemoryApi();
+    await new Publisher(api).publish(plan({ lds: { "lds.yaml": "l" } }), proxy);
+    const recreated = { ...proxy, uid: "u2" };
+    const outcome = await new Publisher(api).publish(plan({ lds: { "lds.yaml": "l" } }), recreated);
+    assert.equal(outcome.writes.length, 5);
+    const lds = api.objects.get("/api/v1/namespaces/istio-system/configmaps/pilotfish-gw-lds") as { metadata: { ownerReferences: { uid: string }[] } };
+    assert.equal(lds.metadata.ownerReferences[0]?.uid, "u2");
+  });
 });
