@@ -17,10 +17,28 @@ export interface BootstrapOptions {
   dataLink?: string;
 }
 
+/**
+ * Istio's runtime (istio/istio pkg/bootstrap/config.go `extractRuntimeFlags`, the "global config"
+ * static layer and the "admin" layer of tools/packaging/common/envoy_bootstrap.json), limited to
+ * what changes which configuration Envoy accepts: RE2 programs up to 32768 instructions (Envoy's
+ * default is 100), so every regex Istio's webhook accepts (1,024 characters, `a{1000}`) loads.
+ * Istio sets no `re2.max_program_size.warn_level` (Envoy's default: never warn), so neither do we.
+ * The validator's limit is the same number (src/api/validation/regex.ts ENVOY_MAX_PROGRAM_SIZE).
+ */
+export const istioRuntime = { "re2.max_program_size.error_level": "32768" } as const;
+
+export function istioRuntimeLayers(): EnvoyJson[] {
+  return [
+    { name: "global config", static_layer: { ...istioRuntime } },
+    { name: "admin", admin_layer: {} },
+  ];
+}
+
 function common(options: BootstrapOptions): EnvoyJson {
   return {
     node: { id: options.nodeId ?? "router~127.0.0.1~istio-ingressgateway.istio-system~istio-system.svc.cluster.local", cluster: options.nodeCluster ?? "istio-ingressgateway" },
     admin: { address: { socket_address: { address: "127.0.0.1", port_value: options.adminPort } } },
+    layered_runtime: { layers: istioRuntimeLayers() },
   };
 }
 

@@ -13,8 +13,11 @@ import { RE2JS } from "re2js";
  * - Istio's webhook compiles the pattern with Go's regexp (RE2's Go port, the one re2js is ported
  *   from) and refuses what it refuses: `\C` (any byte) is valid for Envoy's RE2 C++ but refused by
  *   Istio, so pilotfish refuses it too (docs/validation.md).
- * - A compiled program larger than `re2.max_program_size.error_level` (default 100, Envoy's
- *   regex.proto docs) makes Envoy reject the whole configuration. RE2 C++ counts byte-range
+ * - A compiled program larger than `re2.max_program_size.error_level` makes Envoy reject the
+ *   whole configuration. Envoy's default is 100 (regex.proto); Istio's bootstrap raises it to
+ *   32768 and so do pilotfish's (src/envoy/bootstrap.ts `istioRuntime`), so the limit here is
+ *   32768: every pattern Istio accepts within its 1,024 characters loads unless its program is
+ *   larger than that. RE2 C++ counts byte-range
  *   instructions; re2js counts rune instructions, so the size is estimated from re2js's program:
  *   every instruction 1, a character class one per byte range it keeps in Latin-1, plus the two
  *   instructions of RE2's implicit capture group 0. The estimate is never below Envoy's figure on
@@ -22,8 +25,15 @@ import { RE2JS } from "re2js";
  *   refuse a pattern a little under the limit, never accept one Envoy rejects.
  */
 
-/** Envoy's default `re2.max_program_size.error_level` (envoy/type/matcher/v3/regex.proto). */
-export const ENVOY_MAX_PROGRAM_SIZE = 100;
+/**
+ * `re2.max_program_size.error_level` as pilotfish's bootstraps set it: Istio's 32768
+ * (istio/istio pkg/bootstrap/config.go `extractRuntimeFlags`; src/envoy/bootstrap.ts
+ * `istioRuntime`). Envoy without that runtime refuses programs above 100.
+ */
+export const ENVOY_MAX_PROGRAM_SIZE = 32768;
+
+/** Envoy's own default `re2.max_program_size.error_level` (envoy/type/matcher/v3/regex.proto). */
+export const ENVOY_DEFAULT_MAX_PROGRAM_SIZE = 100;
 
 /** Istio's webhook refuses regexes longer than this (pkg/config/validation/validation.go validateStringRegexp). */
 export const MAX_REGEX_LENGTH = 1024;

@@ -1,6 +1,7 @@
 /**
  * Issue 15's proof: every pattern of the RE2 table (test/unit/api/regex-cases.ts) in a route's
- * `safe_regex` under `envoy --mode validate` (default re2.max_program_size.error_level), and
+ * `safe_regex` under `envoy --mode validate` with Istio's runtime (re2.max_program_size.error_level 32768, as
+ * pilotfish's bootstraps set it), and
  * Envoy's verdict equals pilotfish's, except the few marked cases where pilotfish refuses what
  * Envoy accepts (Istio refuses it, or the program-size estimate errs on the safe side). A seeded set of generated patterns then checks the safety
  * direction: whatever pilotfish accepts, Envoy accepts.
@@ -8,6 +9,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { regexProblem } from "../../../src/api/validation/regex.js";
+import { istioRuntimeLayers } from "../../../src/envoy/bootstrap.js";
 import { validateEnvoyConfig } from "../../support/envoy.js";
 import { regexCases } from "../../unit/api/regex-cases.js";
 
@@ -22,6 +24,7 @@ function routeBootstrap(pattern: string): Record<string, unknown> {
     },
   };
   return {
+    layered_runtime: { layers: istioRuntimeLayers() },
     static_resources: {
       listeners: [
         {

@@ -1,6 +1,7 @@
 /**
- * RE2 patterns with the verdict Envoy 1.40 gives them in a route's `safe_regex` under the default
- * `re2.max_program_size.error_level` (100). test/unit/api/regex-table.test.ts checks pilotfish's
+ * RE2 patterns with the verdict Envoy 1.40 gives them in a route's `safe_regex` under Istio's
+ * runtime `re2.max_program_size.error_level` 32768 (src/envoy/bootstrap.ts `istioRuntime`; Envoy's
+ * own default is 100). The program sizes in `why` are Envoy's, read from its error message. test/unit/api/regex-table.test.ts checks pilotfish's
  * verdict; test/integration/api/regex-envoy.test.ts checks the same verdict with `envoy --mode
  * validate`, so the two prove pilotfish and Envoy agree.
  */
@@ -25,7 +26,7 @@ export const regexCases: readonly RegexCase[] = [
   { pattern: "(a|b)*c", valid: true, why: "star over a group", probes: [["ababc", true]] },
   { pattern: "(a*)*", valid: true, why: "nested star over a nullable group (RE2 accepts)" },
   { pattern: "a{,3}", valid: true, why: "RE2 reads {,3} as a literal", probes: [["a{,3}", true], ["aaa", false]] },
-  { pattern: "[a-z]{50}", valid: true, why: "program size about 54: under 100" },
+  { pattern: "[a-z]{50}", valid: true, why: "program size about 54" },
   { pattern: "\\bword\\b", valid: true, why: "word boundary" },
   { pattern: "\\0", valid: true, why: "octal escape \\0" },
   { pattern: "\\141", valid: true, why: "octal escape \\141 is 'a'", probes: [["a", true]] },
@@ -85,11 +86,17 @@ export const regexCases: readonly RegexCase[] = [
   { pattern: "a{1001}", valid: false, why: "repetition count above RE2's 1000" },
   { pattern: "(a{500}){3}", valid: false, why: "nested repetition total above 1000" },
   { pattern: "(((a{100}){100}){100})", valid: false, why: "nested repetition total above 1000" },
-  { pattern: "a{1000}", valid: false, why: "parses, but program size 1004 > 100" },
-  { pattern: "x{1,1000}", valid: false, why: "program size 2003 > 100" },
-  { pattern: "a{97}", valid: false, why: "program size 101 > 100" },
+  { pattern: "a{1000}", valid: true, why: "program size 1004: above Envoy's default 100, under Istio's 32768", probes: [["a".repeat(1000), true], ["a".repeat(999), false]] },
+  { pattern: "x{1,1000}", valid: true, why: "program size 2003" },
+  { pattern: "a{97}", valid: true, why: "program size 101" },
+  { pattern: "a".repeat(1024), valid: true, why: "1,024 characters (Istio's maximum), program size 1028" },
+  { pattern: "\\w{1000}", valid: true, why: "program size 3004 (pilotfish estimates 4005)" },
   { pattern: "\\C", valid: false, envoy: true, why: "\\C (any byte): RE2 C++ accepts it, Istio's Go regexp refuses it" },
-  { pattern: "\\C{200}", valid: false, why: "Istio refuses \\C; Envoy refuses the program size 204 > 100" },
+  { pattern: "\\C{200}", valid: false, envoy: true, why: "Istio refuses \\C; Envoy accepts the program size 204" },
   { pattern: "[a-z]{40}[0-9]{50}", valid: true, why: "program size 94 (Envoy's count): accepted" },
-  { pattern: "[a-z]{60}[0-9]{36}", valid: false, envoy: true, why: "Envoy counts 100 (accepted); pilotfish's upper-bound estimate says 101" },
+  { pattern: "[a-z]{60}[0-9]{36}", valid: true, why: "program size 100" },
+  { pattern: "a{1000}".repeat(32) + "a{760}", valid: true, why: "program size 32764: under 32768 (pilotfish estimates 32765)" },
+  { pattern: "a{1000}".repeat(32) + "a{764}", valid: false, envoy: true, why: "Envoy counts 32768 (accepted); pilotfish's upper-bound estimate says 32769" },
+  { pattern: "a{1000}".repeat(32) + "a{765}", valid: false, why: "program size 32769 > 32768" },
+  { pattern: "[a-z]{1000}".repeat(33), valid: false, why: "program size above 33000 > 32768" },
 ];
