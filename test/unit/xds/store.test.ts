@@ -1,0 +1,46 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { emptyResources } from "../../../src/envoy/resources.js";
+import type { EnvoyResources } from "../../../src/envoy/resources.js";
+import { typeUrl } from "../../../src/envoy/types.js";
+import { SnapshotStore } from "../../../src/xds/store.js";
+
+function resources(endpointPort: number): EnvoyResources {
+  const r = emptyResources();
+  r.clusters.push({ "@type": typeUrl.cluster, name: "c", type: "EDS", eds_cluster_config: { eds_config: { ads: {}, resource_api_version: "V3" } } });
+  r.endpoints.push({
+    "@type": typeUrl.clusterLoadAssignment,
+    name: "c",
+    cluster_name: "c",
+    endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: endpointPort } } } }] }],
+  });
+  return r;
+}
+
+test("versions are content hashes; only changed types are reported; bytes are reused", () => {
+  const store = new SnapshotStore();
+  const heard: string[][] = [];
+  store.subscribe((_key, _snapshot, changed) => heard.push([...changed]));
+  assert.deepEqual([...store.setSnapshot("ns/gw", resources(1))], ["CDS", "EDS", "LDS", "RDS", "SDS"]);
+  const first = store.getSnapshot("ns/gw")!;
+  assert.deepEqual([...store.setSnapshot("ns/gw", resources(1))], [], "same content, no change");
+  assert.deepEqual([...store.setSnapshot("ns/gw", resources(2))], ["EDS"]);
+  const second = store.getSnapshot("ns/gw")!;
+  assert.equal(second.versions.CDS, first.versions.CDS);
+  assert.notEqual(second.versions.EDS, first.versions.EDS);
+  assert.equal(second.types.CDS.get("c")!.bytes, first.types.CDS.get("c")!.bytes, "an unchanged resource keeps its encoded bytes");
+  assert.deepEqual(heard, [["CDS", "EDS", "LDS", "RDS", "SDS"], ["EDS"]]);
+  // Another proxy with the same content shares the versions.
+  store.setSnapshot("ns/other", resources(2));
+  assert.equal(store.getSnapshot("ns/other")!.versions.EDS, second.versions.EDS);
+});
+
+test("a resource that cannot be encoded leaves the previous snapshot", () => {
+  const store = new SnapshotStore();
+  store.setSnapshot("ns/gw", resources(1));
+  const before = store.getSnapshot("ns/gw");
+  const bad = resources(3);
+  bad.clusters[0]!.not_a_field = true;
+  assert.throws(() => store.setSnapshot("ns/gw", bad), /CDS c\.not_a_field/);
+  assert.equal(store.getSnapshot("ns/gw"), before);
+});
