@@ -110,6 +110,7 @@ export class KubeSource {
   readonly #informers = new Map<SourceKind, ResilientInformer>();
   readonly #secretInformers = new Map<string, ResilientInformer>();
   readonly #validated = new Map<string, Validated>();
+  readonly #fingerprints = new Map<string, string>();
   #syncedReported = false;
   #stopped = false;
   /** Bumped on every change: a cheap "has anything changed since" for the snapshot cache. */
@@ -199,7 +200,8 @@ export class KubeSource {
   #isValid(kind: string, object: KubeObject): boolean {
     const { namespace, name } = meta(object);
     const key = `${kind}/${namespace}/${name}`;
-    const resourceVersion = object.metadata?.resourceVersion ?? "";
+    // generation moves only with the spec (status writes do not bump it).
+    const resourceVersion = String(object.metadata?.generation ?? object.metadata?.resourceVersion ?? "");
     const known = this.#validated.get(key);
     if (known && known.resourceVersion === resourceVersion) return known.valid;
     let findings: Finding[];
@@ -236,8 +238,19 @@ export class KubeSource {
   }
 
   #applyChange(kind: SourceKind, type: ChangeType, object: KubeObject): void {
-    this.#generation++;
     const { namespace, name } = meta(object);
+    const key = `${kind}/${namespace}/${name}`;
+    if (type === "delete") {
+      this.#fingerprints.delete(key);
+    } else {
+      const fingerprint = relevantFingerprint(kind, object);
+      const previous = this.#fingerprints.get(key);
+      this.#fingerprints.set(key, fingerprint);
+      // An update nothing downstream reads (a status write, a pod's readiness, a rollout's
+      // replica counts): the informer cache holds the new object, but nothing is recompiled.
+      if (type === "update" && previous === fingerprint) return;
+    }
+    this.#generation++;
     if (kind === "Gateway" || kind === "VirtualService" || kind === "DestinationRule") {
       if (type === "delete") this.#validated.delete(`${kind}/${namespace}/${name}`);
       else this.#isValid(kind, object);
@@ -291,6 +304,34 @@ export class KubeSource {
   #informerError(name: string, error: unknown, retryInMs: number): void {
     this.#log.warn(`watch of ${name} failed, restarting in ${retryInMs} ms: ${describeError(error)}`, { resource: name });
     this.#events.onInformerError?.(name, error, retryInMs);
+  }
+}
+
+/**
+ * What of an object the compiler and the proxy list read; an update that leaves it unchanged is
+ * not a change. Kinds not listed here count every update.
+ */
+let unversionedCount = 0;
+
+export function relevantFingerprint(kind: SourceKind, object: KubeObject): string {
+  const metadata = object.metadata ?? {};
+  switch (kind) {
+    case "Gateway":
+    case "VirtualService":
+    case "DestinationRule":
+      return JSON.stringify([metadata.uid, metadata.generation ?? metadata.resourceVersion]);
+    case "Pod": {
+      const status = object.status as { podIP?: string; podIPs?: unknown } | undefined;
+      return JSON.stringify([metadata.uid, metadata.labels ?? {}, status?.podIP, status?.podIPs]);
+    }
+    case "Deployment": {
+      const template = (object.spec as DeploymentSpec | undefined)?.template;
+      return JSON.stringify([metadata.uid, template?.metadata?.labels ?? {}, template?.spec?.containers?.map((container) => container.ports ?? [])]);
+    }
+    default:
+      // Every update of the other kinds counts (an object without a resourceVersion never
+      // compares equal to anything).
+      return metadata.resourceVersion ?? `unversioned-${++unversionedCount}`;
   }
 }
 

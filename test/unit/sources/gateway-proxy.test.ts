@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { proxyFor } from "../../../src/sources/kube/source.js";
+import { proxyFor, relevantFingerprint } from "../../../src/sources/kube/source.js";
 import type { Service } from "../../../src/model/kube.js";
 
 const ingress: Service = {
@@ -53,5 +53,34 @@ describe("gateway proxy from a Deployment", () => {
     };
     const ports = proxyFor("istio-system", "gw", podLabels, [named], { http2: 8080 }).servicePorts;
     assert.deepEqual(ports.map((port) => [port.port, port.targetPort]), [[80, 8080], [81, undefined]]);
+  });
+});
+
+describe("relevant changes", () => {
+  const pod = (labels: Record<string, string>, podIP: string, phaseNote: string) => ({
+    metadata: { uid: "p1", name: "p", namespace: "n", labels, resourceVersion: phaseNote },
+    status: { podIP, conditions: [{ type: "Ready", status: phaseNote }] },
+  });
+
+  test("a pod's readiness flip is not a change; its labels or IP are", () => {
+    assert.equal(relevantFingerprint("Pod", pod({ app: "a" }, "198.19.0.2", "True")), relevantFingerprint("Pod", pod({ app: "a" }, "198.19.0.2", "False")));
+    assert.notEqual(relevantFingerprint("Pod", pod({ app: "a" }, "198.19.0.2", "True")), relevantFingerprint("Pod", pod({ app: "b" }, "198.19.0.2", "True")));
+    assert.notEqual(relevantFingerprint("Pod", pod({ app: "a" }, "198.19.0.2", "True")), relevantFingerprint("Pod", pod({ app: "a" }, "198.19.0.3", "True")));
+  });
+
+  test("an Istio resource changes with its generation, not with a status write", () => {
+    const vs = (generation: number, resourceVersion: string) => ({ metadata: { uid: "v1", name: "vs", namespace: "n", generation, resourceVersion }, status: { resourceVersion } });
+    assert.equal(relevantFingerprint("VirtualService", vs(1, "10")), relevantFingerprint("VirtualService", vs(1, "11")));
+    assert.notEqual(relevantFingerprint("VirtualService", vs(1, "10")), relevantFingerprint("VirtualService", vs(2, "12")));
+  });
+
+  test("a Deployment changes with its pod template labels or ports, not with replica counts", () => {
+    const deployment = (labels: Record<string, string>, readyReplicas: number) => ({
+      metadata: { uid: "d1", name: "gw", namespace: "n", resourceVersion: String(readyReplicas) },
+      spec: { template: { metadata: { labels }, spec: { containers: [{ ports: [{ name: "http2", containerPort: 8080 }] }] } } },
+      status: { readyReplicas },
+    });
+    assert.equal(relevantFingerprint("Deployment", deployment({ istio: "ingressgateway" }, 0)), relevantFingerprint("Deployment", deployment({ istio: "ingressgateway" }, 1)));
+    assert.notEqual(relevantFingerprint("Deployment", deployment({ istio: "ingressgateway" }, 1)), relevantFingerprint("Deployment", deployment({ istio: "other" }, 1)));
   });
 });
