@@ -13,6 +13,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { compileGateway } from "../compile/compile.js";
 import { defaultCompileOptions } from "../compile/output.js";
 import type { CompileOptions, Diagnostic } from "../compile/output.js";
+import type { EnvoyResources } from "../envoy/resources.js";
 import { buildSnapshot } from "../model/snapshot.js";
 import type { Snapshot } from "../model/snapshot.js";
 import { gatewayBootstrapYaml } from "../publish/bootstrap.js";
@@ -39,6 +40,11 @@ export interface OperatorOptions {
   compileOptions?: CompileOptions;
   logger: Logger;
   metrics: OperatorMetrics;
+  /**
+   * Hook for another publisher (the ADS server's store, issue 11): every compiled config, before
+   * the ConfigMaps are planned; `undefined` when the proxy is gone. Must not throw.
+   */
+  onCompiled?: (proxyKey: string, resources: EnvoyResources | undefined) => void;
 }
 
 type ProxyKey = string;
@@ -156,6 +162,7 @@ export class Operator {
       this.#refusalSeen.delete(key);
       this.#firstRound?.delete(key);
       this.#metrics.fileSubscriptions.remove({ proxy: key });
+      this.#options.onCompiled?.(key, undefined);
       this.#log.info("gateway proxy gone; its published objects are garbage-collected with the Deployment", { proxy: key });
       return;
     }
@@ -163,6 +170,7 @@ export class Operator {
     const result = compileGateway(this.#currentSnapshot(), deployment.proxy, this.#options.compileOptions ?? defaultCompileOptions);
     this.#metrics.compileSeconds.observe({ proxy: key }, (performance.now() - compileStarted) / 1000);
     this.#logDiagnostics(key, result.diagnostics);
+    this.#options.onCompiled?.(key, result.resources);
 
     const publishStarted = performance.now();
     const bootstrapYaml = gatewayBootstrapYaml({

@@ -16,6 +16,7 @@ import { OperatorMetrics } from "../../controllers/metrics.js";
 import { Operator } from "../../controllers/operator.js";
 import { defaultAdminPort, defaultStatusPort } from "../../publish/bootstrap.js";
 import { defaultCertHosts, defaultInjectionSettings, defaultWebhookAddr, startWebhook } from "../../webhook/index.js";
+import { startXds } from "../../xds/index.js";
 
 interface OperatorCommandOptions {
   kubeconfig?: string;
@@ -37,6 +38,9 @@ interface OperatorCommandOptions {
   webhookCertHosts?: string;
   proxyImage: string;
   proxyInitImage: string;
+  xdsAddress: string;
+  xdsPlaintext?: boolean;
+  xdsDebugAddr: string;
 }
 
 function integer(min: number, max: number) {
@@ -111,10 +115,17 @@ export function registerOperatorCommand(program: Command): void {
     .option("--webhook-cert-hosts <names>", "comma-separated DNS names and IPs in the webhook's serving certificate (default: pilotfish.<namespace>.svc[.cluster.local])")
     .option("--proxy-image <image>", "the injected istio-proxy's image", defaultInjectionSettings.proxyImage)
     .option("--proxy-init-image <image>", "the injected istio-init's image (iptables-restore, sh)", defaultInjectionSettings.proxyInitImage)
+    .option("--xds-address <addr>", "serve ADS (xDS over gRPC, SotW and Delta) here ([host]:port, e.g. :15010), or off; plaintext only on loopback unless --xds-plaintext", "off")
+    .option("--xds-plaintext", "allow plaintext ADS on a non-loopback --xds-address (TLS and token authentication are not built yet)")
+    .option("--xds-debug-addr <addr>", "serve the ADS sync state (/debug/syncz, JSON) here when ADS is on, or off", "127.0.0.1:15011")
     .action(async (options: OperatorCommandOptions) => {
       const logger = createLogger(options.logLevel, options.logFormat);
       const { config, from } = loadKubeConfig(options.kubeconfig);
       const metrics = new OperatorMetrics();
+      const xds =
+        options.xdsAddress === "off"
+          ? undefined
+          : await startXds({ address: options.xdsAddress, plaintext: options.xdsPlaintext === true, debugAddress: options.xdsDebugAddr, logger });
       const operator = new Operator({
         kubeConfig: config,
         proxyConfigDir: options.proxyConfigDir.replace(/\/+$/, "") || "/",
@@ -127,6 +138,7 @@ export function registerOperatorCommand(program: Command): void {
         compileOptions: { defaultRetryOn503: options.retryOn503 === true, mesh: { accessLogFile: options.accessLogFile } },
         logger,
         metrics,
+        onCompiled: xds?.onCompiled,
       });
       logger.info(
         `pilotfish operator watching ${operator.server} (kubeconfig: ${from}) in all namespaces: ${Operator.watches().join(", ")}; ` +
@@ -165,6 +177,7 @@ export function registerOperatorCommand(program: Command): void {
       });
       await operator.stop();
       await Promise.all(servers.map((server) => server.close()));
+      await xds?.close();
       logger.info("stopped");
       // Watches hold sockets open; the work is done, so leave now.
       process.exit(0);

@@ -1,0 +1,117 @@
+/**
+ * `pilotfish operator --xds-address` end to end on the host: a real apiserver (the operator under
+ * config/rbac's ServiceAccount), the operator as a child process serving ADS on 127.0.0.1, and a
+ * real Envoy with an ADS bootstrap (no files) for the shipped istio-ingressgateway Deployment.
+ * directResponse routes need no upstream, so no pod network is needed.
+ */
+import { after, afterEach, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { dump } from "js-yaml";
+import type { SyncStatus } from "../../../src/xds/server.js";
+import { startControlPlane } from "../../support/control-plane.js";
+import type { ControlPlane } from "../../support/control-plane.js";
+import { printEnvoyLogOnFailure } from "../../support/envoy.js";
+import type { Envoy } from "../../support/envoy.js";
+import { freePort, httpRequest, waitFor } from "../../support/net.js";
+import { repoRoot } from "../../support/paths.js";
+import { operatorKubeconfig } from "../operator/support/identity.js";
+import { startOperator } from "../operator/support/operator-process.js";
+import type { OperatorProcess } from "../operator/support/operator-process.js";
+import { startAdsEnvoy } from "./harness.js";
+
+const host = "ads.shop.example";
+
+const virtualService = (routes: Array<{ prefix: string; body: string }>): string =>
+  dump({
+    apiVersion: "networking.istio.io/v1",
+    kind: "VirtualService",
+    metadata: { name: "ads", namespace: "shop" },
+    spec: {
+      hosts: [host],
+      gateways: ["shop-gateway"],
+      http: routes.map((route) => ({ match: [{ uri: { prefix: route.prefix } }], directResponse: { status: 200, body: { string: route.body } } })),
+    },
+  });
+
+describe("pilotfish operator serving a real Envoy over ADS", { timeout: 600_000 }, () => {
+  let controlPlane: ControlPlane;
+  let work: string;
+  let operator: OperatorProcess | undefined;
+  let envoy: Envoy | undefined;
+  let httpPort: number;
+  let xdsPort: number;
+  let debugPort: number;
+
+  printEnvoyLogOnFailure(() => (envoy ? [envoy] : []));
+  afterEach((context) => {
+    if ((context as { passed?: boolean }).passed !== false) return;
+    process.stderr.write(`\n----- operator output (${context.name}) -----\n${operator?.process.output.text().split("\n").slice(-60).join("\n")}\n`);
+  });
+
+  const apply = (manifest: string) => controlPlane.kubectlOk(["apply", "-f", "-"], { input: manifest });
+  const get = (path: string) => httpRequest({ url: `http://127.0.0.1:${httpPort}${path}`, headers: { host }, timeoutMs: 5000 });
+  const syncz = async (): Promise<SyncStatus> => (await (await fetch(`http://127.0.0.1:${debugPort}/debug/syncz`)).json()) as SyncStatus;
+
+  before(async () => {
+    work = mkdtempSync(join(tmpdir(), "pilotfish-operator-ads-"));
+    controlPlane = await startControlPlane();
+    await controlPlane.kubectlOk(["apply", "-f", join(repoRoot, "config", "crd")]);
+    await controlPlane.kubectlOk(["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
+    const kubeconfig = await operatorKubeconfig(controlPlane, work);
+    await controlPlane.kubectlOk(["create", "namespace", "shop"]);
+    await controlPlane.kubectlOk(["apply", "-f", join(repoRoot, "config", "gateway", "deployment.yaml")]);
+    httpPort = await freePort();
+    xdsPort = await freePort();
+    debugPort = await freePort();
+    await apply(
+      dump({
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: "istio-ingressgateway", namespace: "istio-system" },
+        spec: { selector: { istio: "ingressgateway" }, ports: [{ name: "http2", port: 80, targetPort: httpPort }] },
+      }),
+    );
+    await apply(
+      dump({
+        apiVersion: "networking.istio.io/v1",
+        kind: "Gateway",
+        metadata: { name: "shop-gateway", namespace: "shop" },
+        spec: { selector: { istio: "ingressgateway" }, servers: [{ port: { number: 80, name: "http", protocol: "HTTP" }, hosts: [host] }] },
+      }),
+    );
+    await apply(virtualService([{ prefix: "/", body: "first" }]));
+    operator = await startOperator({
+      kubeconfig,
+      proxyConfigDir: join(work, "proxy"),
+      proxyAdminPort: await freePort(),
+      proxyStatusPort: await freePort(),
+      extraArgs: ["--xds-address", `127.0.0.1:${xdsPort}`, "--xds-debug-addr", `127.0.0.1:${debugPort}`],
+    });
+  });
+
+  after(async () => {
+    await envoy?.stop();
+    await operator?.stop();
+    await controlPlane?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  test("Envoy gets the gateway's compiled config over ADS and follows kubectl apply", async () => {
+    envoy = await startAdsEnvoy("operator-ads", xdsPort, "GRPC");
+    await waitFor(async () => (await get("/")).body === "first", { timeoutMs: 60_000, intervalMs: 100, what: "the first config served over ADS" });
+    await apply(virtualService([{ prefix: "/new", body: "second" }, { prefix: "/", body: "first" }]));
+    await waitFor(async () => (await get("/new")).body === "second", { timeoutMs: 60_000, intervalMs: 20, what: "the applied route served" });
+    const status = await waitFor(
+      async () => {
+        const current = await syncz();
+        const connection = current.proxies.find((p) => p.proxy === "istio-system/istio-ingressgateway");
+        return connection && ["LDS", "RDS", "CDS"].every((type) => connection.types[type]?.status === "SYNCED") ? current : undefined;
+      },
+      { timeoutMs: 30_000, what: "/debug/syncz SYNCED" },
+    );
+    assert.ok(status.snapshots["istio-system/istio-ingressgateway"], "the proxy's snapshot is listed");
+  });
+});
