@@ -106,6 +106,7 @@ async function latency(entry: string[], changes: number): Promise<void> {
     await controlPlane.kubectlOk(["apply", "-f", "-"], { input: [gateway, headlessService("webapp"), virtualService("webapp", ["/v0"], "webapp")].map((doc) => dump(doc)).join("---\n") });
     // Watch -rds from this process; record when each prefix first appears.
     const seen = new Map<string, number>();
+    let rdsWrites = 0;
     const rest = new KubeRest(controlPlane.kubeConfig());
     const initial = await rest.get("/api/v1/namespaces/istio-system/configmaps/pilotfish-istio-ingressgateway-rds");
     const watch = new Watch(controlPlane.kubeConfig());
@@ -114,6 +115,7 @@ async function latency(entry: string[], changes: number): Promise<void> {
       { fieldSelector: "metadata.name=pilotfish-istio-ingressgateway-rds", resourceVersion: (initial?.metadata as { resourceVersion?: string } | undefined)?.resourceVersion },
       (_type: string, object: { data?: Record<string, string> }) => {
         const now = performance.now();
+        rdsWrites++;
         const text = Object.values(object.data ?? {}).join("\n");
         for (const match of text.matchAll(/prefix: (\/v\d+)/g)) if (match[1] && !seen.has(match[1])) seen.set(match[1], now);
       },
@@ -133,6 +135,22 @@ async function latency(entry: string[], changes: number): Promise<void> {
       // Quiet period longer than the debounce: each change is "the first after a quiet period".
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
+    // A burst: `burst` changes applied back to back through the API (no kubectl start-up), the
+    // debounce should coalesce them into a few writes, the last one carrying the last change.
+    const burst = 50;
+    const writesBefore = rdsWrites;
+    const burstStarted = performance.now();
+    let lastApplied = 0;
+    for (let i = changes + 1; i <= changes + burst; i++) {
+      await rest.apply("/apis/networking.istio.io/v1/namespaces/bench/virtualservices/webapp", virtualService("webapp", [`/v${i}`], "webapp") as Record<string, unknown>, "bench", true);
+      lastApplied = performance.now();
+    }
+    const lastSeen = await waitFor(() => seen.get(`/v${changes + burst}`), { timeoutMs: 20_000, intervalMs: 1, what: "the burst's last change in -rds" });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    process.stdout.write(
+      `burst: ${burst} changes applied back to back in ${(lastApplied - burstStarted).toFixed(0)} ms → ${rdsWrites - writesBefore} -rds writes; ` +
+        `the last change published ${(lastSeen - lastApplied).toFixed(0)} ms after it was applied (debounce 100 ms, max 500 ms)\n`,
+    );
     controller.abort();
     const sorted = [...samples].sort((a, b) => a - b);
     process.stdout.write(
