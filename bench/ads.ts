@@ -1,8 +1,9 @@
 /**
  * ADS benchmark (run on purpose, not a test; figures in docs/xds.md):
  *
- *   npx tsx bench/ads.ts encode     # JSON → protobuf of the 1,000-VirtualService config
- *   npx tsx bench/ads.ts            # encode, then the real-Envoy figures below
+ *   npx tsx bench/ads.ts encode          # JSON → protobuf of the 1,000-VirtualService config
+ *   npx tsx bench/ads.ts                 # everything, SotW and Delta
+ *   npx tsx bench/ads.ts all 50          # 50 route changes instead of 200
  *
  * - encode: compile 1,000 VirtualServices (× 5 routes, as bench/compile.ts) and encode every
  *   resource to protobuf (src/xds/codec.ts); median of 5 runs, bytes.
@@ -13,6 +14,7 @@
  *   answers; p50/p95/p99 of setSnapshot → first good answer (includes encode + push + Envoy's
  *   RDS update + the poll interval of 1 ms).
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { compileGateway } from "../src/compile/compile.js";
 import { envoyJson } from "../src/envoy/cluster.js";
 import type { EnvoyResources } from "../src/envoy/resources.js";
@@ -21,7 +23,13 @@ import type { EndpointSlice, Service } from "../src/model/kube.js";
 import type { GatewayProxy } from "../src/model/proxy.js";
 import { buildSnapshot } from "../src/model/snapshot.js";
 import type { SnapshotInputs } from "../src/model/snapshot.js";
+import { adsBootstrap } from "../src/xds/bootstrap.js";
 import { ProtoCodec } from "../src/xds/codec.js";
+import { XdsServer } from "../src/xds/server.js";
+import { SnapshotStore } from "../src/xds/store.js";
+import { startEnvoy } from "../test/support/envoy.js";
+import type { Envoy } from "../test/support/envoy.js";
+import { freePort, httpRequest } from "../test/support/net.js";
 
 export const benchNamespace = "bench";
 
@@ -88,8 +96,119 @@ function measureEncode(resources: EnvoyResources): { ms: number; bytes: number; 
   return { ms: median(times), bytes, jsonBytes, resources: all.length };
 }
 
+const proxyKey = "istio-system/istio-ingressgateway";
+
+/** Listeners on 127.0.0.1 instead of 0.0.0.0 (the bench stays on loopback). */
+function loopback(resources: EnvoyResources): EnvoyResources {
+  return { ...resources, listeners: JSON.parse(JSON.stringify(resources.listeners).replaceAll('"address":"0.0.0.0"', '"address":"127.0.0.1"')) as EnvoyResources["listeners"] };
+}
+
+function directResponseVs(i: number): VirtualService {
+  return {
+    apiVersion: "networking.istio.io/v1",
+    kind: "VirtualService",
+    metadata: { name: `new-${i}`, namespace: benchNamespace },
+    spec: { hosts: [`new-${i}.bench.example.com`], gateways: ["bench-gateway"], http: [{ directResponse: { status: 200, body: { string: `new-${i}` } } }] },
+  };
+}
+
+const percentile = (values: number[], p: number): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+};
+
+function allAcked(server: XdsServer): boolean {
+  const connection = server.syncStatus().proxies.find((p) => p.proxy === proxyKey);
+  if (!connection) return false;
+  const types = Object.values(connection.types).filter((t) => t.subscribed);
+  return types.length >= 4 && types.every((t) => t.status === "SYNCED");
+}
+
+async function until(probe: () => boolean | Promise<boolean>, timeoutMs: number, intervalMs: number, what: string): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    if (await probe()) return;
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+interface AdsFigures {
+  api: string;
+  spawnToSyncedMs: number;
+  firstPushToLastAckMs: number;
+  latencies: number[];
+  setSnapshotMs: number[];
+  ackMs: number[];
+}
+
+async function measureAds(apiType: "GRPC" | "DELTA_GRPC", changes: number): Promise<AdsFigures> {
+  const httpPort = await freePort();
+  const proxy: GatewayProxy = { name: "istio-ingressgateway", namespace: "istio-system", labels: { istio: "ingressgateway" }, servicePorts: [{ port: 80, targetPort: httpPort }] };
+  const store = new SnapshotStore();
+  const server = new XdsServer({ store });
+  const bound = await server.listen("127.0.0.1:0");
+  const xdsPort = Number(bound.slice(bound.lastIndexOf(":") + 1));
+  store.setSnapshot(proxyKey, loopback(compileBench(1000, proxy)));
+  let envoy: Envoy | undefined;
+  try {
+    const spawned = performance.now();
+    envoy = await startEnvoy({
+      bootstrap: adsBootstrap({ xdsHost: "127.0.0.1", xdsPort, apiType, adminPort: 0, namespace: "istio-system", workloadName: "istio-ingressgateway" }),
+      name: `bench-ads-${apiType}`,
+      readyTimeoutMs: 120_000,
+    });
+    await until(() => allAcked(server), 120_000, 5, "the full config ACKed");
+    const spawnToSyncedMs = performance.now() - spawned;
+    const pushes = server.pushLog;
+    const acks = server.syncStatus().proxies.find((p) => p.proxy === proxyKey)!;
+    const lastAck = Math.max(...Object.values(acks.types).filter((t) => t.lastAck).map((t) => Date.parse(t.lastAck!)));
+    const firstPushToLastAckMs = lastAck - (pushes[0]?.at ?? lastAck);
+
+    const latencies: number[] = [];
+    const setSnapshotMs: number[] = [];
+    const ackMs: number[] = [];
+    const extra: VirtualService[] = [];
+    for (let i = 0; i < changes; i++) {
+      extra.push(directResponseVs(i));
+      const resources = loopback(compileBench(1000, proxy, extra));
+      const hostHeader = `new-${i}.bench.example.com`;
+      let acked: number | undefined;
+      const onAck = (event: { type: string }): void => {
+        if (event.type === "RDS") acked = performance.now();
+      };
+      server.events.on("ack", onAck);
+      const t0 = performance.now();
+      store.setSnapshot(proxyKey, resources);
+      setSnapshotMs.push(performance.now() - t0);
+      await until(
+        async () => {
+          try {
+            const response = await httpRequest({ url: `http://127.0.0.1:${httpPort}/`, headers: { host: hostHeader }, timeoutMs: 2000 });
+            return response.status === 200 && response.body === `new-${i}`;
+          } catch {
+            return false;
+          }
+        },
+        30_000,
+        1,
+        `${hostHeader} served`,
+      );
+      latencies.push(performance.now() - t0);
+      await until(() => acked !== undefined, 30_000, 1, "the RDS ACK");
+      server.events.off("ack", onAck);
+      ackMs.push((acked ?? NaN) - t0);
+    }
+    return { api: apiType === "GRPC" ? "SotW" : "Delta", spawnToSyncedMs, firstPushToLastAckMs, latencies, setSnapshotMs, ackMs };
+  } finally {
+    await envoy?.stop();
+    await server.close();
+  }
+}
+
 async function main(): Promise<void> {
   const mode = process.argv[2] ?? "all";
+  const changes = Number(process.argv[3] ?? 200);
   const proxy: GatewayProxy = { name: "istio-ingressgateway", namespace: "istio-system", labels: { istio: "ingressgateway" }, servicePorts: [{ port: 80, targetPort: 8080 }] };
   const resources = compileBench(1000, proxy);
   const encode = measureEncode(resources);
@@ -97,6 +216,19 @@ async function main(): Promise<void> {
   console.log(`| encode 1,000 VirtualServices (${encode.resources} resources) JSON → protobuf, median of 5 | ${encode.ms.toFixed(1)} ms |`);
   console.log(`| protobuf bytes / JSON bytes | ${(encode.bytes / 1024).toFixed(0)} KiB / ${(encode.jsonBytes / 1024).toFixed(0)} KiB |`);
   if (mode === "encode") return;
+  for (const apiType of ["GRPC", "DELTA_GRPC"] as const) {
+    const figures = await measureAds(apiType, changes);
+    console.log(`| ${figures.api}: fresh Envoy, 1,000 VirtualServices, spawn → every type ACKed | ${figures.spawnToSyncedMs.toFixed(0)} ms |`);
+    console.log(`| ${figures.api}: first push → last ACK | ${figures.firstPushToLastAckMs.toFixed(0)} ms |`);
+    const l = figures.latencies;
+    console.log(
+      `| ${figures.api}: setSnapshot → new directResponse route served (${l.length} changes, 1,000 VS loaded) p50 / p95 / p99 | ` +
+        `${percentile(l, 50).toFixed(1)} / ${percentile(l, 95).toFixed(1)} / ${percentile(l, 99).toFixed(1)} ms |`,
+    );
+    const p3 = (values: number[]): string => [50, 95, 99].map((p) => percentile(values, p).toFixed(1)).join(" / ");
+    console.log(`| ${figures.api}: of which setSnapshot (hash + encode the changed pieces + push), p50 / p95 / p99 | ${p3(figures.setSnapshotMs)} ms |`);
+    console.log(`| ${figures.api}: setSnapshot → RDS ACKed by Envoy, p50 / p95 / p99 | ${p3(figures.ackMs)} ms |`);
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -3,10 +3,17 @@
  * the compiled resources by type and name, each with a content-hash version and its protobuf
  * bytes. Resources are encoded once per content version: an unchanged resource keeps its bytes
  * across snapshots, and proxies that share a resource version share the bytes.
+ *
+ * Big resources are encoded piecewise: a RouteConfiguration's virtual hosts, a Listener's filter
+ * chains and a ClusterLoadAssignment's locality endpoints are each encoded (and cached by their
+ * own content hash) separately and appended as their repeated field — protobuf's wire format
+ * makes a message the concatenation of its fields in any order. A one-VirtualService change to a
+ * 1,000-host route configuration then encodes one virtual host, not 3 MB of JSON.
  */
 import { createHash } from "node:crypto";
+import type protobuf from "protobufjs";
 import { envoyJson } from "../envoy/cluster.js";
-import type { EnvoyResources } from "../envoy/resources.js";
+import type { EnvoyJson, EnvoyResources, JsonValue } from "../envoy/resources.js";
 import { ProtoCodec } from "./codec.js";
 import { pushOrder, resourceGroup } from "./resources.js";
 import type { XdsType } from "./resources.js";
@@ -18,6 +25,8 @@ export interface StoredResource {
   typeUrl: string;
   /** The resource's protobuf (the Any's value). */
   bytes: Uint8Array;
+  /** Cache keys of the separately encoded pieces (see the module comment). */
+  pieces: string[];
 }
 
 export interface ProxySnapshot {
@@ -39,12 +48,40 @@ export function setVersion(resources: Iterable<StoredResource>): string {
   return parts.length === 0 ? "empty" : hashOf(parts.join("\u0001"));
 }
 
+/** The repeated message field encoded element by element, per resource type. */
+const pieceFields: Record<string, string> = {
+  ".envoy.config.route.v3.RouteConfiguration": "virtual_hosts",
+  ".envoy.config.listener.v3.Listener": "filter_chains",
+  ".envoy.config.endpoint.v3.ClusterLoadAssignment": "endpoints",
+};
+
+function varint(value: number): number[] {
+  const out: number[] = [];
+  let v = value >>> 0;
+  while (v > 127) {
+    out.push((v & 127) | 128);
+    v >>>= 7;
+  }
+  out.push(v);
+  return out;
+}
+
+interface Encoded {
+  version: string;
+  bytes: Uint8Array | undefined;
+  pieces: string[];
+  /** Encodes (when bytes is undefined): reusing cached pieces. */
+  encode(): Uint8Array;
+}
+
 export class SnapshotStore {
   readonly #codec: ProtoCodec;
   readonly #snapshots = new Map<string, ProxySnapshot>();
   /** Encoded bytes by version (content hash), with the number of snapshot entries using them. */
   readonly #encoded = new Map<string, { bytes: Uint8Array; refs: number }>();
   readonly #listeners = new Set<SnapshotListener>();
+  /** Piece bytes by `<type>#<hash>`, with the number of stored resources using them. */
+  readonly #pieces = new Map<string, { bytes: Uint8Array; refs: number }>();
 
   constructor(codec: ProtoCodec = new ProtoCodec()) {
     this.#codec = codec;
@@ -60,32 +97,32 @@ export class SnapshotStore {
    */
   setSnapshot(key: string, resources: EnvoyResources): ReadonlySet<XdsType> {
     const previous = this.#snapshots.get(key);
-    const added: string[] = [];
     const types = {} as ProxySnapshot["types"];
     const versions = {} as ProxySnapshot["versions"];
     try {
       for (const type of pushOrder) {
         const map = new Map<string, StoredResource>();
+        types[type] = map;
         for (const resource of resources[resourceGroup[type]]) {
-          const json = envoyJson(resource);
-          const version = hashOf(JSON.stringify(json));
+          const encoded = this.#prepare(envoyJson(resource), `${type} ${resource.name}`);
+          const version = encoded.version;
           const old = previous?.types[type].get(resource.name);
           let bytes: Uint8Array;
           const cached = this.#encoded.get(version);
           if (old?.version === version) bytes = old.bytes;
           else if (cached) bytes = cached.bytes;
-          else bytes = this.#codec.encodeAny(json, `${type} ${resource.name}`).value;
-          this.#ref(version, bytes);
-          added.push(version);
-          map.set(resource.name, { name: resource.name, version, typeUrl: resource["@type"], bytes });
+          else bytes = encoded.encode();
+          this.#ref(version, bytes, encoded.pieces);
+          map.set(resource.name, { name: resource.name, version, typeUrl: resource["@type"], bytes, pieces: encoded.pieces });
         }
-        types[type] = map;
         versions[type] = setVersion(map.values());
       }
     } catch (error) {
-      for (const version of added) this.#unref(version);
+      for (const type of pushOrder) for (const resource of types[type]?.values() ?? []) this.#unref(resource.version, resource.pieces);
+      this.#sweepPieces();
       throw error;
     }
+    this.#sweepPieces();
     const snapshot: ProxySnapshot = { key, types, versions };
     this.#snapshots.set(key, snapshot);
     if (previous) this.#release(previous);
@@ -116,19 +153,63 @@ export class SnapshotStore {
     return () => this.#listeners.delete(listener);
   }
 
-  #ref(version: string, bytes: Uint8Array): void {
+  /** The resource's version (content hash) and how to encode it, piecewise for big types. */
+  #prepare(json: EnvoyJson, path: string): Encoded {
+    const type = this.#codec.typeOfUrl(String(json["@type"]));
+    const fieldName = pieceFields[type.fullName];
+    const elements = fieldName === undefined ? undefined : json[fieldName];
+    if (fieldName === undefined || !Array.isArray(elements)) {
+      const version = hashOf(JSON.stringify(json));
+      return { version, bytes: undefined, pieces: [], encode: () => this.#codec.encodeAny(json, path).value };
+    }
+    const field = type.fields[fieldName] as protobuf.Field;
+    const { [fieldName]: _elements, ...rest } = json;
+    const restHash = hashOf(JSON.stringify(rest));
+    const pieces = (elements as JsonValue[]).map((element) => `${fieldName}#${hashOf(JSON.stringify(element))}`);
+    const version = hashOf(`${restHash}:${pieces.join(",")}`);
+    const encode = (): Uint8Array => {
+      const parts: Uint8Array[] = [this.#codec.encodeAny(rest, path).value];
+      const elementType = field.resolvedType as protobuf.Type;
+      const tag = varint((field.id << 3) | 2);
+      (elements as JsonValue[]).forEach((element, i) => {
+        const key = pieces[i]!;
+        let bytes = this.#pieces.get(key)?.bytes;
+        if (!bytes) {
+          bytes = this.#codec.encode(elementType, element, `${path}.${fieldName}[${i}]`);
+          this.#pieces.set(key, { bytes, refs: 0 });
+        }
+        parts.push(Uint8Array.from([...tag, ...varint(bytes.length)]), bytes);
+      });
+      return Buffer.concat(parts);
+    };
+    return { version, bytes: undefined, pieces, encode };
+  }
+
+  #ref(version: string, bytes: Uint8Array, pieces: string[]): void {
     const entry = this.#encoded.get(version);
     if (entry) entry.refs++;
     else this.#encoded.set(version, { bytes, refs: 1 });
+    for (const key of pieces) {
+      const piece = this.#pieces.get(key);
+      if (piece) piece.refs++;
+    }
   }
 
-  #unref(version: string): void {
+  #unref(version: string, pieces: string[] = []): void {
     const entry = this.#encoded.get(version);
-    if (!entry) return;
-    if (--entry.refs <= 0) this.#encoded.delete(version);
+    if (entry && --entry.refs <= 0) this.#encoded.delete(version);
+    for (const key of pieces) {
+      const piece = this.#pieces.get(key);
+      if (piece && --piece.refs <= 0) this.#pieces.delete(key);
+    }
   }
 
   #release(snapshot: ProxySnapshot): void {
-    for (const type of pushOrder) for (const resource of snapshot.types[type].values()) this.#unref(resource.version);
+    for (const type of pushOrder) for (const resource of snapshot.types[type].values()) this.#unref(resource.version, resource.pieces);
+  }
+
+  /** Pieces encoded for a resource that was not stored (an error, or a version found cached). */
+  #sweepPieces(): void {
+    for (const [key, piece] of this.#pieces) if (piece.refs <= 0) this.#pieces.delete(key);
   }
 }
