@@ -127,6 +127,8 @@ export class XdsServer {
   readonly #instance = randomBytes(4).toString("hex");
   readonly #started = Date.now();
   #nonce = 0;
+  /** Encoded SotW response bodies by `<type>:<version>` (content versions: never stale). */
+  readonly #bodies = new Map<string, Uint8Array>();
   #connectionIds = 0;
   #server: grpc.Server | undefined;
   readonly #unsubscribe: () => void;
@@ -367,14 +369,34 @@ export class XdsServer {
     const version = setVersion(resources);
     if (!force && version === state.versionSent) return;
     const nonce = this.#nextNonce();
-    const message = this.#responseType.fromObject({
-      version_info: version,
-      type_url: xdsTypeUrl[type],
-      nonce,
-      resources: resources.map((resource) => ({ type_url: resource.typeUrl, value: resource.bytes })),
-    });
-    connection.write(this.#responseType.encode(message).finish());
+    connection.write(this.#sotwResponse(type, version, resources, nonce));
     this.#record(connection, type, state, version, nonce, resources.map((resource) => resource.name), []);
+  }
+
+  /**
+   * A DiscoveryResponse: the body (version, type, resources) is encoded once per type and version
+   * and shared by every connection that gets that version; the per-connection nonce is appended
+   * as its own field (a protobuf message is the concatenation of its fields).
+   */
+  #sotwResponse(type: XdsType, version: string, resources: StoredResource[], nonce: string): Uint8Array {
+    const key = `${type}:${version}`;
+    let body = this.#bodies.get(key);
+    if (!body) {
+      body = this.#responseType
+        .encode(
+          this.#responseType.fromObject({
+            version_info: version,
+            type_url: xdsTypeUrl[type],
+            resources: resources.map((resource) => ({ type_url: resource.typeUrl, value: resource.bytes })),
+          }),
+        )
+        .finish();
+      if (this.#bodies.size >= 256) this.#bodies.clear();
+      this.#bodies.set(key, body);
+    }
+    const nonceBytes = Buffer.from(nonce, "utf8");
+    // DiscoveryResponse.nonce is field 5, length-delimited: tag 0x2a; nonces are < 128 bytes.
+    return Buffer.concat([body, Uint8Array.of(0x2a, nonceBytes.length), nonceBytes]);
   }
 
   // ---- incremental
