@@ -32,7 +32,7 @@ export class OperatorMetrics {
   });
   readonly errors = new Counter({
     name: "pilotfish_errors_total",
-    help: "Errors by stage: reconcile (retried with back-off), informer (watch restarted), event",
+    help: "Errors by stage: reconcile (retried with back-off), informer (watch restarted), event, status",
     labelNames: ["stage"],
     registers: [this.registry],
   });
@@ -45,6 +45,13 @@ export class OperatorMetrics {
   readonly invalidResources = new Counter({
     name: "pilotfish_invalid_resources_total",
     help: "Istio resource versions skipped because they failed validation",
+    labelNames: ["kind"],
+    registers: [this.registry],
+  });
+
+  readonly statusWrites = new Counter({
+    name: "pilotfish_status_writes_total",
+    help: "Status subresource patches of Gateways, VirtualServices and DestinationRules (only changed conditions are written)",
     labelNames: ["kind"],
     registers: [this.registry],
   });

@@ -22,7 +22,11 @@ import { Publisher } from "../publish/publisher.js";
 import { KubeRest } from "../sources/kube/rest.js";
 import { KubeSource, describeError } from "../sources/kube/source.js";
 import type { GatewayDeployment, SourceChange } from "../sources/kube/source.js";
+import { selectsProxy } from "../compile/binding.js";
 import { EventRecorder } from "./events.js";
+import { clusterHosts, computeStatuses } from "./status.js";
+import type { ProxyOutcome } from "./status.js";
+import { StatusWriter } from "./status-writer.js";
 import type { Logger } from "./log.js";
 import type { OperatorMetrics } from "./metrics.js";
 import { WorkQueue } from "./queue.js";
@@ -49,6 +53,9 @@ export interface OperatorOptions {
 
 type ProxyKey = string;
 
+/** The queue key of the status sync (not a `namespace/name`, so no proxy can have it). */
+const STATUS_KEY = "*status";
+
 const keyOf = (deployment: { namespace: string; name: string }): ProxyKey => `${deployment.namespace}/${deployment.name}`;
 
 export class Operator {
@@ -66,6 +73,9 @@ export class Operator {
   #snapshot: { generation: number; snapshot: Snapshot } | undefined;
   readonly #diagnosticsSeen = new Map<ProxyKey, string>();
   readonly #refusalSeen = new Map<ProxyKey, string>();
+  readonly #statusWriter: StatusWriter;
+  /** Each proxy's latest compile and publish outcome: what status is computed from. */
+  readonly #outcomes = new Map<ProxyKey, ProxyOutcome>();
 
   constructor(options: OperatorOptions) {
     this.#options = options;
@@ -74,6 +84,7 @@ export class Operator {
     this.#rest = new KubeRest(options.kubeConfig);
     this.#publisher = new Publisher(this.#rest);
     this.#events = new EventRecorder(this.#rest);
+    this.#statusWriter = new StatusWriter(this.#rest);
     this.#queue = new WorkQueue<ProxyKey>(
       (key) => this.#reconcile(key),
       { quietMs: options.debounceMs, maxDelayMs: options.debounceMaxMs, concurrency: options.concurrency },
@@ -126,6 +137,7 @@ export class Operator {
     this.#firstRound = new Set(deployments.map(keyOf));
     this.#log.info(`informers synced: ${deployments.length} gateway proxies (${deployments.map(keyOf).join(", ") || "none"})`);
     for (const deployment of deployments) this.#add(keyOf(deployment));
+    this.#add(STATUS_KEY);
   }
 
   #onChange(change: SourceChange): void {
@@ -136,6 +148,7 @@ export class Operator {
       return;
     }
     for (const deployment of this.#source.gatewayDeployments()) this.#add(keyOf(deployment));
+    this.#add(STATUS_KEY);
   }
 
   #add(key: ProxyKey): void {
@@ -152,6 +165,42 @@ export class Operator {
 
   async #reconcile(key: ProxyKey): Promise<void> {
     this.#metrics.queueDepth.set(this.#queue.depth());
+    if (key === STATUS_KEY) {
+      await this.#syncStatus();
+      return;
+    }
+    try {
+      await this.#reconcileProxy(key);
+    } finally {
+      this.#add(STATUS_KEY);
+    }
+  }
+
+  /** Conditions from every proxy's latest outcome, written by the one status writer. */
+  async #syncStatus(): Promise<void> {
+    const snapshot = this.#currentSnapshot();
+    const invalid = this.#source.invalidIstio().map(({ kind, object, problem }) => ({
+      kind,
+      namespace: String(object.metadata?.namespace ?? "default"),
+      name: String(object.metadata?.name ?? ""),
+      generation: Number((object.metadata as { generation?: number } | undefined)?.generation ?? 0),
+      problem,
+    }));
+    const desired = computeStatuses(snapshot, [...this.#outcomes.values()], invalid, this.#source.inputs().services ?? []);
+    const result = await this.#statusWriter.sync(desired);
+    for (const status of result.written) {
+      this.#metrics.statusWrites.inc({ kind: status.kind });
+      const summary = status.conditions.map((c) => `${c.type}=${c.status} (${c.reason})`).join(", ");
+      this.#log.info(`status ${status.kind} ${status.namespace}/${status.name}: ${summary}`, { resource: `${status.kind}/${status.namespace}/${status.name}` });
+    }
+    for (const { status, error } of result.failed) {
+      this.#metrics.errors.inc({ stage: "status" });
+      this.#log.warn(`could not write status of ${status.kind} ${status.namespace}/${status.name}: ${describeError(error)}`, { resource: `${status.kind}/${status.namespace}/${status.name}` });
+    }
+    if (result.failed.length > 0) throw new Error(`${result.failed.length} status writes failed`);
+  }
+
+  async #reconcileProxy(key: ProxyKey): Promise<void> {
     const deployment = this.#source.gatewayDeployments().find((candidate) => keyOf(candidate) === key);
     if (!deployment) {
       // Deleted: its objects go with it (ownerReference); forget what was published.
@@ -160,6 +209,7 @@ export class Operator {
       this.#events.clear({ namespace, name });
       this.#diagnosticsSeen.delete(key);
       this.#refusalSeen.delete(key);
+      this.#outcomes.delete(key);
       this.#firstRound?.delete(key);
       this.#metrics.fileSubscriptions.remove({ proxy: key });
       this.#options.onCompiled?.(key, undefined);
@@ -167,7 +217,14 @@ export class Operator {
       return;
     }
     const compileStarted = performance.now();
-    const result = compileGateway(this.#currentSnapshot(), deployment.proxy, this.#options.compileOptions ?? defaultCompileOptions);
+    const snapshot = this.#currentSnapshot();
+    const result = compileGateway(snapshot, deployment.proxy, this.#options.compileOptions ?? defaultCompileOptions);
+    const outcome: ProxyOutcome = {
+      proxy: key,
+      gateways: snapshot.gateways.filter((gateway) => selectsProxy(gateway, deployment.proxy)).map((gateway) => `${gateway.metadata.namespace ?? "default"}/${gateway.metadata.name}`),
+      diagnostics: result.diagnostics,
+      clusterHosts: clusterHosts(result.resources.clusters.map((cluster) => cluster.name)),
+    };
     this.#metrics.compileSeconds.observe({ proxy: key }, (performance.now() - compileStarted) / 1000);
     this.#logDiagnostics(key, result.diagnostics);
     this.#options.onCompiled?.(key, result.resources);
@@ -187,17 +244,19 @@ export class Operator {
     });
     this.#metrics.fileSubscriptions.set({ proxy: key }, planned.ok ? planned.plan.fileSubscriptions : planned.fileSubscriptions);
     if (!planned.ok) {
+      this.#outcomes.set(key, { ...outcome, refusal: `${planned.reason}: ${planned.message}` });
       await this.#refuse(key, deployment, planned.reason, planned.message);
       this.#firstRound?.delete(key);
       return;
     }
-    const outcome = await this.#publisher.publish(planned.plan, deployment);
+    const published = await this.#publisher.publish(planned.plan, deployment);
+    this.#outcomes.set(key, outcome);
     this.#metrics.publishSeconds.observe({ proxy: key }, (performance.now() - publishStarted) / 1000);
-    for (const write of outcome.writes) this.#metrics.publishes.inc({ proxy: key, object: write.group, result: "written" });
-    for (const group of outcome.unchanged) this.#metrics.publishes.inc({ proxy: key, object: group, result: "unchanged" });
+    for (const write of published.writes) this.#metrics.publishes.inc({ proxy: key, object: write.group, result: "written" });
+    for (const group of published.unchanged) this.#metrics.publishes.inc({ proxy: key, object: group, result: "unchanged" });
     if (this.#refusalSeen.delete(key)) this.#events.clear(deployment);
-    if (outcome.writes.length > 0) {
-      const described = outcome.writes.map((write) => `${write.name}${write.step === "written" ? "" : ` (${write.step})`} ${write.bytes} B`).join(", ");
+    if (published.writes.length > 0) {
+      const described = published.writes.map((write) => `${write.name}${write.step === "written" ? "" : ` (${write.step})`} ${write.bytes} B`).join(", ");
       this.#log.info(`published ${described}; ${planned.plan.fileSubscriptions} file subscriptions`, { proxy: key });
     } else {
       this.#log.debug("published objects already up to date", { proxy: key });

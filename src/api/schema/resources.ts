@@ -87,6 +87,16 @@ const AGE_COLUMN: PrinterColumn = {
     "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC. Populated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/api-conventions.md#metadata",
 };
 
+/** Printer columns from the status pilotfish writes (docs/status.md). */
+const conditionColumn = (type: "Accepted" | "Programmed", description: string): PrinterColumn => ({
+  name: type,
+  type: "string",
+  jsonPath: `.status.conditions[?(@.type=="${type}")].status`,
+  description,
+});
+const PROGRAMMED_COLUMN = conditionColumn("Programmed", "Whether pilotfish published this resource to at least one gateway proxy");
+const ACCEPTED_COLUMN = conditionColumn("Accepted", "Whether the resource is valid and bound (selects a gateway proxy, names an existing Gateway)");
+
 export const KINDS: readonly KindDefinition[] = [
   {
     kind: "DestinationRule",
@@ -97,6 +107,7 @@ export const KINDS: readonly KindDefinition[] = [
     spec: DestinationRuleSpecSchema,
     printerColumns: [
       { name: "Host", type: "string", jsonPath: ".spec.host", description: "The name of a service from the service registry" },
+      PROGRAMMED_COLUMN,
       AGE_COLUMN,
     ],
     description: "Configuration affecting load balancing, outlier detection, etc.",
@@ -108,7 +119,7 @@ export const KINDS: readonly KindDefinition[] = [
     listKind: "GatewayList",
     shortNames: ["gw"],
     spec: GatewaySpecSchema,
-    printerColumns: [AGE_COLUMN],
+    printerColumns: [ACCEPTED_COLUMN, PROGRAMMED_COLUMN, AGE_COLUMN],
     description: "Configuration affecting edge load balancer.",
   },
   {
@@ -121,6 +132,7 @@ export const KINDS: readonly KindDefinition[] = [
     printerColumns: [
       { name: "Gateways", type: "string", jsonPath: ".spec.gateways", description: "The names of gateways and sidecars that should apply these routes" },
       { name: "Hosts", type: "string", jsonPath: ".spec.hosts", description: "The destination hosts to which traffic is being sent" },
+      PROGRAMMED_COLUMN,
       AGE_COLUMN,
     ],
     description: "Configuration affecting label/content routing, sni routing, etc.",

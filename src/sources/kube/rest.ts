@@ -140,7 +140,7 @@ export class KubeRest {
     return (await this.request("POST", path, { body })) as T;
   }
 
-  async patchMerge<T extends KubeObject>(path: string, body: unknown): Promise<T> {
-    return (await this.request("PATCH", path, { body, contentType: "application/merge-patch+json" })) as T;
+  async patchMerge<T extends KubeObject>(path: string, body: unknown, fieldManager?: string): Promise<T> {
+    return (await this.request("PATCH", path, { body, contentType: "application/merge-patch+json", query: { fieldManager } })) as T;
   }
 }

@@ -100,6 +100,7 @@ function meta(object: KubeObject): { namespace: string; name: string } {
 interface Validated {
   resourceVersion: string;
   valid: boolean;
+  problem?: string;
 }
 
 export class KubeSource {
@@ -188,6 +189,19 @@ export class KubeSource {
     };
   }
 
+  /** Istio resources left out of the compile because they failed validation, with the errors (for their status). */
+  invalidIstio(): { kind: "Gateway" | "VirtualService" | "DestinationRule"; object: KubeObject; problem: string }[] {
+    const out: { kind: "Gateway" | "VirtualService" | "DestinationRule"; object: KubeObject; problem: string }[] = [];
+    for (const kind of ["Gateway", "VirtualService", "DestinationRule"] as const) {
+      for (const object of this.#list(kind)) {
+        if (this.#isValid(kind, object)) continue;
+        const { namespace, name } = meta(object);
+        out.push({ kind, object, problem: this.#validated.get(`${kind}/${namespace}/${name}`)?.problem ?? "invalid" });
+      }
+    }
+    return out;
+  }
+
   #list(kind: SourceKind): KubeObject[] {
     return this.#informers.get(kind)?.list() ?? [];
   }
@@ -211,9 +225,9 @@ export class KubeSource {
       findings = [{ severity: "error", path: "spec", message: `could not be validated (${describeError(error)}); fix the resource or report a pilotfish bug` }];
     }
     const valid = !hasErrors(findings);
-    this.#validated.set(key, { resourceVersion, valid });
+    const errors = findings.filter((finding) => finding.severity === "error");
+    this.#validated.set(key, { resourceVersion, valid, ...(valid ? {} : { problem: errors.map((finding) => `${finding.path}: ${finding.message}`).join("; ") }) });
     if (!valid) {
-      const errors = findings.filter((finding) => finding.severity === "error");
       for (const finding of errors) {
         this.#log.warn(`skipping invalid ${kind} ${namespace}/${name}: ${finding.path}: ${finding.message}`, {
           resource: `${kind}/${namespace}/${name}`,

@@ -35,9 +35,9 @@ function crd(plural: string): Crd {
 }
 
 for (const [plural, shortName, columns] of [
-  ["gateways", "gw", ["Age"]],
-  ["virtualservices", "vs", ["Gateways", "Hosts", "Age"]],
-  ["destinationrules", "dr", ["Host", "Age"]],
+  ["gateways", "gw", ["Accepted", "Programmed", "Age"]],
+  ["virtualservices", "vs", ["Gateways", "Hosts", "Programmed", "Age"]],
+  ["destinationrules", "dr", ["Host", "Programmed", "Age"]],
 ] as const) {
   test(`${plural}: three served versions, one schema, v1 stored, short name ${shortName}`, () => {
     const { spec } = crd(plural);

@@ -1,0 +1,102 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { buildSnapshot } from "../../../src/model/snapshot.js";
+import type { Gateway, VirtualService } from "../../../src/model/istio.js";
+import { computeStatuses } from "../../../src/controllers/status.js";
+import type { DesiredStatus } from "../../../src/controllers/status.js";
+import { StatusWriter } from "../../../src/controllers/status-writer.js";
+import type { StatusApi } from "../../../src/controllers/status-writer.js";
+import { KubeApiError } from "../../../src/sources/kube/rest.js";
+import type { KubeObject } from "../../../src/sources/kube/rest.js";
+
+const gateway = { apiVersion: "networking.istio.io/v1", kind: "Gateway", metadata: { name: "gw", namespace: "shop", generation: 3 }, spec: { selector: { istio: "ingressgateway" }, servers: [{ port: { number: 80, name: "http", protocol: "HTTP" }, hosts: ["*"] }] } } as unknown as Gateway;
+const vs = { apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: { name: "vs", namespace: "shop", generation: 2 }, spec: { hosts: ["a.example"], gateways: ["gw"], http: [{ route: [{ destination: { host: "webap" } }] }] } } as unknown as VirtualService;
+
+describe("computeStatuses", () => {
+  test("no proxy: Gateway not Accepted (NoMatchingProxy); VS bound but not Programmed", () => {
+    const statuses = computeStatuses(buildSnapshot({ gateways: [gateway], virtualServices: [vs] }), []);
+    const gw = statuses.find((s) => s.kind === "Gateway");
+    assert.deepEqual(gw?.conditions.map((c) => [c.type, c.status, c.reason, c.observedGeneration]), [
+      ["Accepted", "False", "NoMatchingProxy", 3],
+      ["ResolvedRefs", "True", "ResolvedRefs", 3],
+      ["Programmed", "False", "NoMatchingProxy", 3],
+    ]);
+    const v = statuses.find((s) => s.kind === "VirtualService");
+    assert.equal(v?.conditions[0]?.status, "True");
+    assert.equal(v?.conditions[2]?.reason, "NoMatchingProxy");
+  });
+
+  test("a missing destination Service: BackendNotFound with a near-miss hint; refusal: PublishRefused", () => {
+    const statuses = computeStatuses(
+      buildSnapshot({ gateways: [gateway], virtualServices: [vs] }),
+      [
+        {
+          proxy: "istio-system/istio-ingressgateway",
+          gateways: ["shop/gw"],
+          diagnostics: [{ severity: "warning", kind: "VirtualService", namespace: "shop", name: "vs", field: "spec.http[0].route[0].destination.host", message: "service webap.shop.svc.cluster.local not found; requests routed to it get 503" }],
+          clusterHosts: new Set(),
+          refusal: "TooLarge: too big",
+        },
+      ],
+      [],
+      [{ metadata: { name: "webapp", namespace: "shop" } }],
+    );
+    const v = statuses.find((s) => s.kind === "VirtualService");
+    const refs = v?.conditions.find((c) => c.type === "ResolvedRefs");
+    assert.equal(refs?.reason, "BackendNotFound");
+    assert.match(refs?.message ?? "", /destination host 'webap' has no Service in namespace shop \(did you mean 'webapp'\?\)/);
+    assert.equal(v?.conditions.find((c) => c.type === "Programmed")?.reason, "PublishRefused");
+  });
+});
+
+class FakeApi implements StatusApi {
+  object: KubeObject = { metadata: { generation: 1, resourceVersion: "1" }, status: { conditions: [{ type: "Other", status: "True" }] } };
+  patches: unknown[] = [];
+  conflicts = 0;
+  async get<T extends KubeObject>(): Promise<T | undefined> {
+    return structuredClone(this.object) as T;
+  }
+  async patchMerge<T extends KubeObject>(_path: string, body: unknown): Promise<T> {
+    if (this.conflicts > 0) {
+      this.conflicts--;
+      throw new KubeApiError("PATCH", "/x", 409, "Conflict", "the object has been modified");
+    }
+    this.patches.push(body);
+    this.object = { ...this.object, status: (body as { status: unknown }).status };
+    return this.object as T;
+  }
+}
+
+const desired = (message: string): DesiredStatus => ({
+  kind: "Gateway",
+  namespace: "shop",
+  name: "gw",
+  generation: 1,
+  conditions: [{ type: "Accepted", status: "True", reason: "Accepted", message, observedGeneration: 1 }],
+});
+
+describe("StatusWriter", () => {
+  test("writes once, keeps others' conditions, skips no-ops, keeps lastTransitionTime while status holds, retries conflicts", async () => {
+    const api = new FakeApi();
+    let clock = Date.parse("2026-01-01T00:00:00Z");
+    const writer = new StatusWriter(api, () => new Date(clock));
+    assert.equal((await writer.sync([desired("a")])).written.length, 1);
+    assert.equal((await writer.sync([desired("a")])).written.length, 0, "cached: no request");
+    const conditions = () => (api.object.status as { conditions: { type: string; lastTransitionTime?: string; message?: string }[] }).conditions;
+    assert.deepEqual(conditions().map((c) => c.type), ["Other", "Accepted"]);
+    clock += 60_000;
+    api.conflicts = 2;
+    assert.equal((await writer.sync([desired("b")])).written.length, 1);
+    assert.equal(conditions()[1]?.message, "b");
+    assert.equal(conditions()[1]?.lastTransitionTime, "2026-01-01T00:00:00Z", "same status: transition time kept");
+    assert.equal(api.patches.length, 2);
+  });
+
+  test("a status computed for an older generation is not written", async () => {
+    const api = new FakeApi();
+    api.object = { metadata: { generation: 2, resourceVersion: "5" } };
+    const writer = new StatusWriter(api);
+    assert.equal((await writer.sync([desired("a")])).written.length, 0);
+    assert.equal(api.patches.length, 0);
+  });
+});
