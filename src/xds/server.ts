@@ -311,7 +311,9 @@ export class XdsServer {
       this.#pushSotw(connection, type, true);
       return;
     }
-    this.#ack(connection, type, state, nonce);
+    // After a NACK Envoy keeps sending the rejected nonce (without error_detail) when its
+    // subscriptions change: that is not an ACK of the rejected version.
+    if (state.lastError?.nonce !== nonce) this.#ack(connection, type, state, nonce);
     if (namesChanged) this.#pushSotw(connection, type, true);
   }
 
@@ -414,7 +416,7 @@ export class XdsServer {
     if (nonce !== "") {
       if (nonce !== state.nonceSent) this.#log.debug(`${type} delta request with stale nonce ${nonce} ignored as ACK/NACK`, { proxy: connection.proxy });
       else if (errorDetail) this.#nack(connection, type, state, nonce, errorDetail);
-      else this.#ack(connection, type, state, nonce);
+      else if (state.lastError?.nonce !== nonce) this.#ack(connection, type, state, nonce);
     }
     let respond = false;
     if (!state.requested) {

@@ -109,6 +109,7 @@ describe("ADS protocol with a scripted client", { timeout: 120_000 }, () => {
     stream.send({ type_url: typeUrl.clusterLoadAssignment, resource_names: ["a", "b"], version_info: first.version_info, response_nonce: second.nonce });
     const third = await stream.next(3);
     assert.deepEqual((third.resources as Obj[]).length, 2, "a names change is answered");
+    assert.equal(connection().types.EDS!.versionAcked, first.version_info, "the rejected nonce sent again without error_detail is not an ACK");
     stream.close();
   });
 
