@@ -4,6 +4,7 @@
  *   npx tsx bench/ads.ts encode          # JSON → protobuf of the 1,000-VirtualService config
  *   npx tsx bench/ads.ts                 # everything, SotW and Delta
  *   npx tsx bench/ads.ts all 50          # 50 route changes instead of 200
+ *   npx tsx bench/ads.ts fanout 100      # 100 ADS clients of our own (auto-ACK) on one proxy
  *
  * - encode: compile 1,000 VirtualServices (× 5 routes, as bench/compile.ts) and encode every
  *   resource to protobuf (src/xds/codec.ts); median of 5 runs, bytes.
@@ -13,8 +14,12 @@
  *   directResponse route under a new host, setSnapshot, and poll Envoy with that Host until it
  *   answers; p50/p95/p99 of setSnapshot → first good answer (includes encode + push + Envoy's
  *   RDS update + the poll interval of 1 ms).
+ * - fan-out: N scripted SotW clients (grpc-js, ACK everything; correctness is proven with Envoy
+ *   in test/integration/xds) subscribed to one proxy's 1,000-VirtualService config; one route
+ *   change; time until all N have ACKed it; server heap per connection.
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import * as grpc from "@grpc/grpc-js";
 import { compileGateway } from "../src/compile/compile.js";
 import { envoyJson } from "../src/envoy/cluster.js";
 import type { EnvoyResources } from "../src/envoy/resources.js";
@@ -206,6 +211,72 @@ async function measureAds(apiType: "GRPC" | "DELTA_GRPC", changes: number): Prom
   }
 }
 
+/** A minimal SotW client that ACKs every response: subscribes to everything the proxy has. */
+function loadClient(client: grpc.Client, store: SnapshotStore, id: number): { close(): void } {
+  const request = store.codec.type("envoy.service.discovery.v3.DiscoveryRequest");
+  const response = store.codec.type("envoy.service.discovery.v3.DiscoveryResponse");
+  const call = client.makeBidiStreamRequest(
+    "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources",
+    (bytes: Uint8Array) => Buffer.from(bytes),
+    (bytes: Buffer) => bytes,
+  );
+  const snapshot = store.getSnapshot(proxyKey)!;
+  const names = (type: "RDS" | "EDS"): string[] => [...snapshot.types[type].keys()];
+  const send = (message: Record<string, unknown>): void => void call.write(request.encode(request.fromObject(message)).finish());
+  const node = { id: `router~127.0.0.1~istio-ingressgateway-bench-${id}.istio-system~istio-system.svc.cluster.local`, metadata: {} };
+  call.on("data", (bytes: Buffer) => {
+    const decoded = response.decode(bytes) as unknown as { version_info: string; nonce: string; type_url: string };
+    const type = decoded.type_url;
+    const resourceNames = type.endsWith("RouteConfiguration") ? names("RDS") : type.endsWith("ClusterLoadAssignment") ? names("EDS") : [];
+    send({ type_url: type, version_info: decoded.version_info, response_nonce: decoded.nonce, resource_names: resourceNames });
+  });
+  call.on("error", () => undefined);
+  send({ node, type_url: "type.googleapis.com/envoy.config.cluster.v3.Cluster" });
+  send({ type_url: "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment", resource_names: names("EDS") });
+  send({ type_url: "type.googleapis.com/envoy.config.listener.v3.Listener" });
+  send({ type_url: "type.googleapis.com/envoy.config.route.v3.RouteConfiguration", resource_names: names("RDS") });
+  return { close: () => call.end() };
+}
+
+async function measureFanout(clients: number): Promise<void> {
+  const proxy: GatewayProxy = { name: "istio-ingressgateway", namespace: "istio-system", labels: { istio: "ingressgateway" }, servicePorts: [{ port: 80, targetPort: 8080 }] };
+  const store = new SnapshotStore();
+  const server = new XdsServer({ store, pushLogSize: 100 });
+  const bound = await server.listen("127.0.0.1:0");
+  store.setSnapshot(proxyKey, compileBench(1000, proxy));
+  const next = compileBench(1000, proxy, [directResponseVs(0)]);
+  global.gc?.();
+  const heapBefore = process.memoryUsage().heapUsed;
+  const grpcClients: grpc.Client[] = [];
+  const streams: Array<{ close(): void }> = [];
+  const synced = (): number => server.syncStatus().proxies.filter((p) => p.proxy === proxyKey && ["CDS", "EDS", "LDS", "RDS"].every((t) => p.types[t]?.status === "SYNCED")).length;
+  try {
+    const connectStarted = performance.now();
+    for (let i = 0; i < clients; i++) {
+      // One HTTP/2 connection per client, as separate Envoys would have.
+      const client = new grpc.Client(bound, grpc.credentials.createInsecure(), { "grpc.max_receive_message_length": -1, "grpc.use_local_subchannel_pool": 1 });
+      grpcClients.push(client);
+      streams.push(loadClient(client, store, i));
+    }
+    await until(() => synced() === clients, 300_000, 10, `${clients} clients synced`);
+    const connectMs = performance.now() - connectStarted;
+    global.gc?.();
+    const heapPerConnection = (process.memoryUsage().heapUsed - heapBefore) / clients;
+    const t0 = performance.now();
+    store.setSnapshot(proxyKey, next);
+    const setMs = performance.now() - t0;
+    await until(() => synced() === clients, 300_000, 2, `${clients} clients ACKed the change`);
+    const allAckedMs = performance.now() - t0;
+    console.log(`| fan-out: ${clients} scripted clients, full 1,000-VS config to all, connect → all ACKed | ${connectMs.toFixed(0)} ms |`);
+    console.log(`| fan-out: one route change → all ${clients} ACKed (setSnapshot ${setMs.toFixed(0)} ms of it) | ${allAckedMs.toFixed(0)} ms |`);
+    console.log(`| fan-out: server heap per connection (after the full push; shared resource bytes) | ${(heapPerConnection / 1024).toFixed(0)} KiB |`);
+  } finally {
+    for (const stream of streams) stream.close();
+    for (const client of grpcClients) client.close();
+    await server.close();
+  }
+}
+
 async function main(): Promise<void> {
   const mode = process.argv[2] ?? "all";
   const changes = Number(process.argv[3] ?? 200);
@@ -216,6 +287,10 @@ async function main(): Promise<void> {
   console.log(`| encode 1,000 VirtualServices (${encode.resources} resources) JSON → protobuf, median of 5 | ${encode.ms.toFixed(1)} ms |`);
   console.log(`| protobuf bytes / JSON bytes | ${(encode.bytes / 1024).toFixed(0)} KiB / ${(encode.jsonBytes / 1024).toFixed(0)} KiB |`);
   if (mode === "encode") return;
+  if (mode === "fanout") {
+    await measureFanout(Number(process.argv[3] ?? 100));
+    return;
+  }
   for (const apiType of ["GRPC", "DELTA_GRPC"] as const) {
     const figures = await measureAds(apiType, changes);
     console.log(`| ${figures.api}: fresh Envoy, 1,000 VirtualServices, spawn → every type ACKed | ${figures.spawnToSyncedMs.toFixed(0)} ms |`);
