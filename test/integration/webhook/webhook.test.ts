@@ -1,7 +1,7 @@
 /**
  * The webhook's certificates against a real apiserver: two replicas started at once share one
  * CA (one creates the Secret, the other reads it), a caBundle someone overwrites is put back,
- * and a serving certificate renewed every couple of seconds (a 3 s validity) is swapped in while
+ * and a serving certificate renewed every 10 s (a 15 s validity) is swapped in while
  * requests keep coming, none failing.
  */
 import assert from "node:assert/strict";
@@ -87,15 +87,20 @@ describe("webhook certificates on a real apiserver", () => {
       return [...mutating.webhooks, ...validating.webhooks].every((webhook) => webhook.clientConfig.caBundle === bundle);
     };
     await waitFor(current, { timeoutMs: 20_000, what: "caBundle in every webhook" });
-    await controlPlane.kubectlOk(["patch", "mutatingwebhookconfiguration", "pilotfish-sidecar-injector", "--type=json", "-p",
-      JSON.stringify([{ op: "replace", path: "/webhooks/1/clientConfig/caBundle", value: Buffer.from("stale").toString("base64") }])]);
-    assert.equal(await current(), false);
-    await waitFor(current, { timeoutMs: 20_000, what: "the overwritten caBundle put back" });
+    // The webhooks watch their configurations and may repair the overwrite before a read here
+    // could see it: prove the repair by the generation moving past the overwrite's.
+    const overwritten = JSON.parse(await controlPlane.kubectlOk(["patch", "mutatingwebhookconfiguration", "pilotfish-sidecar-injector", "--type=json", "-o", "json", "-p",
+      JSON.stringify([{ op: "replace", path: "/webhooks/1/clientConfig/caBundle", value: Buffer.from("stale").toString("base64") }])])) as { metadata: { generation: number } };
+    const generation = async (): Promise<number> =>
+      Number(await controlPlane.kubectlOk(["get", "mutatingwebhookconfiguration", "pilotfish-sidecar-injector", "-o", "jsonpath={.metadata.generation}"]));
+    await waitFor(async () => (await generation()) > overwritten.metadata.generation && (await current()), { timeoutMs: 20_000, what: "the overwritten caBundle put back" });
   });
 
-  it("renews its serving certificate in place: requests across three renewals all succeed", async () => {
+  it("renews its serving certificate in place: requests across two renewals all succeed", async () => {
     const port = await freePort();
-    await start(port, 3000, true); // renewed every 2 s
+    // Renewed at 2/3 of its life: every 10 s, 5 s before it expires. A shorter life makes the
+    // test a race against a loaded machine's scheduler rather than a test of the swap.
+    await start(port, 15_000, true);
     const ca = await caPem();
     const keepAlive = new https.Agent({ keepAlive: true, maxSockets: 4 });
     const serials = new Set<string>();
@@ -110,8 +115,8 @@ describe("webhook certificates on a real apiserver", () => {
           else if (result.value.status !== 200) failures.push(`HTTP ${result.value.status}`);
           else serials.add(result.value.serial);
         }
-        return serials.size >= 4;
-      }, { timeoutMs: 60_000, intervalMs: 20, what: "three renewals seen by clients" });
+        return serials.size >= 3;
+      }, { timeoutMs: 90_000, intervalMs: 50, what: "two renewals seen by clients" });
     } finally {
       keepAlive.destroy();
     }
