@@ -27,6 +27,7 @@ import { EventRecorder } from "./events.js";
 import { clusterHosts, computeStatuses } from "./status.js";
 import type { ProxyOutcome } from "./status.js";
 import { StatusWriter } from "./status-writer.js";
+import { ServicePortManager } from "./service-ports.js";
 import type { Logger } from "./log.js";
 import type { OperatorMetrics } from "./metrics.js";
 import { WorkQueue } from "./queue.js";
@@ -74,6 +75,7 @@ export class Operator {
   readonly #diagnosticsSeen = new Map<ProxyKey, string>();
   readonly #refusalSeen = new Map<ProxyKey, string>();
   readonly #statusWriter: StatusWriter;
+  readonly #servicePorts: ServicePortManager;
   /** Each proxy's latest compile and publish outcome: what status is computed from. */
   readonly #outcomes = new Map<ProxyKey, ProxyOutcome>();
 
@@ -85,6 +87,7 @@ export class Operator {
     this.#publisher = new Publisher(this.#rest);
     this.#events = new EventRecorder(this.#rest);
     this.#statusWriter = new StatusWriter(this.#rest);
+    this.#servicePorts = new ServicePortManager(this.#rest);
     this.#queue = new WorkQueue<ProxyKey>(
       (key) => this.#reconcile(key),
       { quietMs: options.debounceMs, maxDelayMs: options.debounceMaxMs, concurrency: options.concurrency },
@@ -219,7 +222,7 @@ export class Operator {
     const compileStarted = performance.now();
     const snapshot = this.#currentSnapshot();
     const result = compileGateway(snapshot, deployment.proxy, this.#options.compileOptions ?? defaultCompileOptions);
-    const outcome: ProxyOutcome = {
+    const outcome: ProxyOutcome & { portProblems?: ProxyOutcome["portProblems"] } = {
       proxy: key,
       gateways: snapshot.gateways.filter((gateway) => selectsProxy(gateway, deployment.proxy)).map((gateway) => `${gateway.metadata.namespace ?? "default"}/${gateway.metadata.name}`),
       diagnostics: result.diagnostics,
@@ -228,6 +231,7 @@ export class Operator {
     this.#metrics.compileSeconds.observe({ proxy: key }, (performance.now() - compileStarted) / 1000);
     this.#logDiagnostics(key, result.diagnostics);
     this.#options.onCompiled?.(key, result.resources);
+    outcome.portProblems = await this.#reconcileServicePorts(key, snapshot, deployment);
 
     const publishStarted = performance.now();
     const bootstrapYaml = gatewayBootstrapYaml({
@@ -262,6 +266,17 @@ export class Operator {
       this.#log.debug("published objects already up to date", { proxy: key });
     }
     this.#firstRound?.delete(key);
+  }
+
+  /** The exposing Service's pilotfish-owned ports follow this proxy's Gateways (service-ports.ts). */
+  async #reconcileServicePorts(key: ProxyKey, snapshot: Snapshot, deployment: GatewayDeployment): Promise<ProxyOutcome["portProblems"]> {
+    const result = await this.#servicePorts.reconcile(snapshot, deployment, this.#source.inputs().services ?? []);
+    if (result.applied) {
+      const ports = result.ports.map((port) => `${port.name}${port.nodePort ? ` (nodePort ${port.nodePort})` : ""}`).join(", ") || "none";
+      this.#log.info(`service ports applied to ${result.service}: pilotfish owns ${ports}`, { proxy: key });
+      for (const problem of result.problems) this.#log.warn(`service port: ${problem.message}`, { proxy: key, resource: `Gateway/${problem.gateway}` });
+    }
+    return result.problems;
   }
 
   async #refuse(key: ProxyKey, deployment: GatewayDeployment, reason: string, message: string): Promise<void> {

@@ -39,6 +39,8 @@ export interface ProxyOutcome {
   clusterHosts: ReadonlySet<string>;
   /** Undefined when published (or already up to date), else why not. */
   refusal?: string;
+  /** Gateway server ports the exposing Service could not get (service-ports.ts). */
+  portProblems?: readonly { gateway: string; port: number; message: string }[];
 }
 
 export interface InvalidResource {
@@ -166,7 +168,13 @@ export function computeStatuses(
         ? condition("ResolvedRefs", false, "InvalidCredential", `${joinMessages(credentials)}; the server is not served until the Secret is fixed`, generation)
         : condition("ResolvedRefs", true, "ResolvedRefs", "all credentialNames resolved", generation),
     );
-    conditions.push(programmed(proxies, generation, `no gateway proxy selected by ${selector}; nothing published`));
+    const portProblems = proxies.flatMap((outcome) => outcome.portProblems ?? []).filter((problem) => problem.gateway === key);
+    const programmedCondition = programmed(proxies, generation, `no gateway proxy selected by ${selector}; nothing published`);
+    conditions.push(
+      portProblems.length > 0 && programmedCondition.status === "True"
+        ? condition("Programmed", false, "ServicePortRejected", `published to gateway proxy ${proxyList(proxies)}, but not exposed: ${[...new Set(portProblems.map((p) => p.message))].join("; ")}`, generation)
+        : programmedCondition,
+    );
     out.push({ kind: "Gateway", namespace, name, generation, conditions });
   }
 

@@ -330,7 +330,12 @@ let unversionedCount = 0;
 export function relevantFingerprint(kind: SourceKind, object: KubeObject): string {
   const metadata = object.metadata ?? {};
   switch (kind) {
-    case "Gateway":
+    case "Gateway": {
+      // NodePort pins (pilotfish.io/node-port-<port>) are annotations: they count, others do not.
+      const annotations = (metadata as { annotations?: Record<string, string> }).annotations ?? {};
+      const pins = Object.entries(annotations).filter(([key]) => key.startsWith("pilotfish.io/node-port-")).sort(([a], [b]) => (a < b ? -1 : 1));
+      return JSON.stringify([metadata.uid, metadata.generation ?? metadata.resourceVersion, ...(pins.length > 0 ? [pins] : [])]);
+    }
     case "VirtualService":
     case "DestinationRule":
       return JSON.stringify([metadata.uid, metadata.generation ?? metadata.resourceVersion]);
