@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import { dump } from "js-yaml";
 import { startCluster, printClusterStateOnFailure } from "../support/cluster.js";
+import { installCrds } from "../support/crds.js";
 import type { Cluster } from "../support/cluster.js";
 import { labPath, labsSkip } from "../support/labs.js";
 import { httpRequest, waitFor } from "../support/net.js";
@@ -73,8 +74,7 @@ describe("operator end to end on the bench's node (labs L1-L6, L9, L10, L12)", {
     console.log(`# node ${cluster.nodeIp} up in ${cluster.startupMs} ms`);
     work = mkdtempSync(join(tmpdir(), "pilotfish-e2e-operator-"));
     let phase = Date.now();
-    await cluster.kubectlOk(["apply", "-f", join(repoRoot, "config", "crd")]);
-    await cluster.kubectlOk(["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
+    await installCrds(cluster);
     await cluster.kubectlOk(["apply", "-f", join(repoRoot, "config", "rbac")]);
     await cluster.kubectlOk(["apply", "-f", join(repoRoot, "config", "gateway")]);
     await cluster.kubectlOk(["create", "namespace", ns]);

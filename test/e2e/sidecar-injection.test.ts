@@ -14,6 +14,7 @@ import { after, afterEach, before, describe, it } from "node:test";
 import { dump, load } from "js-yaml";
 import { captureRules, defaultCapture } from "../../src/webhook/inject/iptables.js";
 import { startCluster, printClusterStateOnFailure } from "../support/cluster.js";
+import { installCrds } from "../support/crds.js";
 import type { Cluster } from "../support/cluster.js";
 import { freePort, waitFor } from "../support/net.js";
 import { repoRoot } from "../support/paths.js";
@@ -126,8 +127,7 @@ describe("sidecar injection on the bench's node (L11)", () => {
     cluster = await startCluster({ images: ["proxy", "proxy-init", "test-upstream"] });
     console.log(`# node ${cluster.nodeIp} up in ${cluster.startupMs} ms`);
     work = mkdtempSync(join(tmpdir(), "pilotfish-e2e-injection-"));
-    await kubectl(["apply", "-f", join(repoRoot, "config", "crd")]);
-    await kubectl(["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
+    await installCrds(cluster);
     operatorConfig = await operatorKubeconfig(cluster, work); // applies config/rbac
     webhookPort = await freePort();
     await kubectl(["apply", "-f", "-"], undefined, webhookManifests());
