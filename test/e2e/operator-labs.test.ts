@@ -16,7 +16,7 @@ import { startCluster, printClusterStateOnFailure } from "../support/cluster.js"
 import { installCrds } from "../support/crds.js";
 import type { Cluster } from "../support/cluster.js";
 import { labPath, labsSkip } from "../support/labs.js";
-import { httpRequest, waitFor } from "../support/net.js";
+import { httpRequest, tcpExchange, waitFor } from "../support/net.js";
 import type { HttpRequestOptions, HttpResponse } from "../support/net.js";
 import { repoRoot } from "../support/paths.js";
 import { operatorKubeconfig } from "../integration/operator/support/identity.js";
@@ -37,7 +37,7 @@ const httpsNodePort = 30005;
 const propagation = { timeoutMs: 60_000, intervalMs: 250 };
 const operatorArgs = ["--access-log-file", "/dev/stdout", "--webhook-addr", "off"];
 
-describe("operator end to end on the bench's node (labs L1-L6, L9, L10, L12)", { skip: labsSkip() }, () => {
+describe("operator end to end on the bench's node (labs L1-L6, L8-L10, L12)", { skip: labsSkip() }, () => {
   let cluster: Cluster;
   let operator: OperatorProcess | undefined;
   let work: string;
@@ -214,10 +214,30 @@ describe("operator end to end on the bench's node (labs L1-L6, L9, L10, L12)", {
     assert.equal(webapp.status, 200);
   });
 
+  /** The NodePort the operator gave the ingress Service for a Gateway server port (labs L8, L9). */
+  const nodePortFor = (port: number): Promise<number> =>
+    waitFor(async () => {
+      const service = JSON.parse(await kubectl(["get", "service", proxy, "-o", "json"], undefined, gatewayNs)) as { spec: { ports: Array<{ port: number; nodePort?: number }> } };
+      return service.spec.ports.find((entry) => entry.port === port)?.nodePort;
+    }, { ...propagation, what: `the ingress Service exposing port ${port} (added by the operator)` });
+
+  it("L8: a TCP Gateway on 31400: the operator adds the port to the ingress Service, and bytes are echoed through the gateway pod", async () => {
+    await applyWorkloads("ch4", "echo.yaml");
+    await applyLab("ch4", "gateway-tcp.yaml");
+    await applyLab("ch4", "echo-vs.yaml");
+    await rollout("tcp-echo-deployment");
+    const nodePort = await nodePortFor(31400);
+    const received = await waitFor(async () => {
+      const text = await tcpExchange(cluster.nodeIp, nodePort, "hello pilotfish\n", { timeoutMs: 3000 });
+      return text.includes("Welcome") ? text : undefined;
+    }, { ...propagation, what: "the echo pod answering through the gateway's TCP listener" });
+    assert.match(received, /Welcome, you are connected to node tcp-echo-deployment-/);
+    assert.ok(received.endsWith("hello pilotfish\n"), `the bytes come back: ${JSON.stringify(received)}`);
+  });
+
   it("L9: TLS passthrough by SNI reaches each TLS service, which presents its own certificate", async () => {
-    // Until the operator keeps the Service's ports in step with Gateways (issue 9), the TCP port
-    // is added by hand, as Istio's users do in lab L8.
-    await kubectl(["patch", "service", proxy, "--type=json", "-p", JSON.stringify([{ op: "add", path: "/spec/ports/-", value: { name: "tcp", port: 31400, targetPort: 31400, nodePort: 31400, protocol: "TCP" } }])], undefined, gatewayNs);
+    // As the lab does: the TCP gateway goes, the passthrough gateway takes port 31400.
+    await kubectl(["delete", "gateway", "echo-tcp-gateway"]);
     for (const service of [1, 2]) {
       const manifests = readFileSync(labPath("ch4", "sni", `simple-tls-service-${service}.yaml`), "utf8");
       // Each file carries the service's Deployment, Service and its TLS Secret.
@@ -230,7 +250,7 @@ describe("operator end to end on the bench's node (labs L1-L6, L9, L10, L12)", {
     for (const service of [1, 2]) {
       const host = `simple-sni-${service}.istioinaction.io`;
       const ca = readFileSync(labPath("ch4", "sni", `simple-sni-${service}`, "2_intermediate", "certs", "ca-chain.cert.pem"));
-      const response = await eventually(`${host} through passthrough`, () => httpRequest({ url: `https://${cluster.nodeIp}:31400/`, headers: { host }, servername: host, ca, timeoutMs: 5000 }), 200);
+      const response = await eventually(`${host} through passthrough`, async () => httpRequest({ url: `https://${cluster.nodeIp}:${await nodePortFor(31400)}/`, headers: { host }, servername: host, ca, timeoutMs: 5000 }), 200);
       assert.equal(response.peerCertificate?.subjectCN, host, "the service's own certificate: the gateway did not terminate TLS");
       assert.match(response.body, new RegExp(`^simple-tls-service-${service}-`));
     }
