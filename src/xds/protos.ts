@@ -3,7 +3,7 @@
  * (deps/envoy-api, xds, googleapis, protoc-gen-validate): the discovery service plus every message
  * the compiler can put in an xDS resource or an Any (`typed_config`). A type the compiler starts
  * using must be added to `protoFiles`; encoding a resource with an unknown `@type` throws.
- * See docs/adr/0006-xds-protos.md.
+ * See docs/adr/0005-xds-protos.md.
  */
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
