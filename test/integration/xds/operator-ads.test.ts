@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dump } from "js-yaml";
 import type { SyncStatus } from "../../../src/xds/server.js";
+import { installCrds } from "../../support/crds.js";
 import { startControlPlane } from "../../support/control-plane.js";
 import type { ControlPlane } from "../../support/control-plane.js";
 import { printEnvoyLogOnFailure } from "../../support/envoy.js";
@@ -58,8 +59,7 @@ describe("pilotfish operator serving a real Envoy over ADS", { timeout: 600_000 
   before(async () => {
     work = mkdtempSync(join(tmpdir(), "pilotfish-operator-ads-"));
     controlPlane = await startControlPlane();
-    await controlPlane.kubectlOk(["apply", "-f", join(repoRoot, "config", "crd")]);
-    await controlPlane.kubectlOk(["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
+    await installCrds(controlPlane);
     const kubeconfig = await operatorKubeconfig(controlPlane, work);
     await controlPlane.kubectlOk(["create", "namespace", "shop"]);
     await controlPlane.kubectlOk(["apply", "-f", join(repoRoot, "config", "gateway", "deployment.yaml")]);
