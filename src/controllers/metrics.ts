@@ -56,6 +56,13 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
 
+  readonly credentialExpiry = new Gauge({
+    name: "pilotfish_credential_expiry_seconds",
+    help: "Seconds until the earliest certificate in a Gateway's TLS credential Secret expires (negative: expired)",
+    labelNames: ["namespace", "name"],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "pilotfish_process_" });
   }

@@ -28,6 +28,8 @@ import { clusterHosts, computeStatuses } from "./status.js";
 import type { ProxyOutcome } from "./status.js";
 import { StatusWriter } from "./status-writer.js";
 import { ServicePortManager } from "./service-ports.js";
+import { checkCredentials } from "./credentials.js";
+import type { CredentialFinding } from "./credentials.js";
 import type { Logger } from "./log.js";
 import type { OperatorMetrics } from "./metrics.js";
 import { WorkQueue } from "./queue.js";
@@ -76,6 +78,7 @@ export class Operator {
   readonly #refusalSeen = new Map<ProxyKey, string>();
   readonly #statusWriter: StatusWriter;
   readonly #servicePorts: ServicePortManager;
+  #recheck: ReturnType<typeof setInterval> | undefined;
   /** Each proxy's latest compile and publish outcome: what status is computed from. */
   readonly #outcomes = new Map<ProxyKey, ProxyOutcome>();
 
@@ -116,6 +119,11 @@ export class Operator {
 
   start(): void {
     this.#source.start();
+    // Credentials expire with time, not with a change: re-check (and refresh the expiry metric) every 10 minutes.
+    this.#recheck = setInterval(() => {
+      if (this.#synced) this.#add(STATUS_KEY);
+    }, 10 * 60 * 1000);
+    this.#recheck.unref();
   }
 
   ready(): { ready: boolean; reason: string } {
@@ -130,6 +138,7 @@ export class Operator {
   }
 
   async stop(): Promise<void> {
+    if (this.#recheck) clearInterval(this.#recheck);
     await this.#source.stop();
     await this.#queue.shutDown();
   }
@@ -189,7 +198,12 @@ export class Operator {
       generation: Number((object.metadata as { generation?: number } | undefined)?.generation ?? 0),
       problem,
     }));
-    const desired = computeStatuses(snapshot, [...this.#outcomes.values()], invalid, this.#source.inputs().services ?? []);
+    const credentials = checkCredentials(snapshot, this.#source.gatewayDeployments().map((deployment) => deployment.proxy), new Date());
+    this.#metrics.credentialExpiry.reset();
+    for (const expiry of credentials.expiries) this.#metrics.credentialExpiry.set({ namespace: expiry.namespace, name: expiry.name }, expiry.seconds);
+    await this.#credentialEvents(snapshot, credentials.findings);
+    const credentialErrors = credentials.findings.filter((finding) => finding.severity === "error");
+    const desired = computeStatuses(snapshot, [...this.#outcomes.values()], invalid, this.#source.inputs().services ?? [], credentialErrors);
     const result = await this.#statusWriter.sync(desired);
     for (const status of result.written) {
       this.#metrics.statusWrites.inc({ kind: status.kind });
@@ -201,6 +215,47 @@ export class Operator {
       this.#log.warn(`could not write status of ${status.kind} ${status.namespace}/${status.name}: ${describeError(error)}`, { resource: `${status.kind}/${status.namespace}/${status.name}` });
     }
     if (result.failed.length > 0) throw new Error(`${result.failed.length} status writes failed`);
+  }
+
+  /**
+   * One Warning Event per Gateway, Secret and problem: credentials.ts' findings, and the
+   * compiler's credential diagnostics on Gateways (missing Secret, PEM that does not parse, key
+   * that does not match, no CA for MUTUAL).
+   */
+  async #credentialEvents(snapshot: Snapshot, findings: readonly CredentialFinding[]): Promise<void> {
+    const warnings: { gateway: string; reason: string; message: string; key: string }[] = findings.map((finding) => ({
+      gateway: finding.gateway,
+      reason: finding.reason,
+      message: finding.message,
+      key: `${finding.gateway}|${finding.secret.namespace}/${finding.secret.name}|${finding.reason}`,
+    }));
+    for (const outcome of this.#outcomes.values()) {
+      for (const d of outcome.diagnostics) {
+        if (d.kind !== "Gateway" || d.severity !== "error" || !/credentialName|Secret "|Secret [a-z0-9-]+\/|no CA for/.test(`${d.field} ${d.message}`)) continue;
+        warnings.push({ gateway: `${d.namespace}/${d.name}`, reason: "InvalidCredential", message: `${d.field}: ${d.message}`, key: `${d.namespace}/${d.name}|${d.field}|InvalidCredential` });
+      }
+    }
+    const current = new Set<string>();
+    for (const warning of warnings) {
+      if (current.has(warning.key)) continue;
+      current.add(warning.key);
+      const [namespace = "", name = ""] = warning.gateway.split("/");
+      const gateway = snapshot.gateways.find((candidate) => (candidate.metadata.namespace ?? "default") === namespace && candidate.metadata.name === name);
+      if (!gateway) continue;
+      try {
+        const sent = await this.#events.warnOn(
+          { apiVersion: "networking.istio.io/v1", kind: "Gateway", namespace, name, uid: (gateway.metadata as { uid?: string }).uid },
+          warning.reason,
+          warning.message,
+          warning.key,
+        );
+        if (sent) this.#log.warn(`${warning.reason}: ${warning.message}`, { resource: `Gateway/${warning.gateway}` });
+      } catch (error) {
+        this.#metrics.errors.inc({ stage: "event" });
+        this.#log.warn(`could not record Event ${warning.reason}: ${describeError(error)}`, { resource: `Gateway/${warning.gateway}` });
+      }
+    }
+    this.#events.clearExcept(current);
   }
 
   async #reconcileProxy(key: ProxyKey): Promise<void> {

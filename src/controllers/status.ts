@@ -121,6 +121,8 @@ export function computeStatuses(
   outcomes: readonly ProxyOutcome[],
   invalid: readonly InvalidResource[] = [],
   services: readonly ServiceName[] = [],
+  /** Credential problems found with a clock (credentials.ts): `error`s make ResolvedRefs False. */
+  credentialErrors: readonly { gateway: string; message: string }[] = [],
 ): DesiredStatus[] {
   const out: DesiredStatus[] = [];
   const diagnosticsFor = new Map<string, Diagnostic[]>();
@@ -163,10 +165,13 @@ export function computeStatuses(
       conditions.push(condition("Accepted", true, "Accepted", `selects gateway proxy ${proxyList(proxies)}`, generation));
     }
     const credentials = diagnostics.filter(isCredential);
+    const checked = [...new Set(credentialErrors.filter((finding) => finding.gateway === key).map((finding) => finding.message))];
     conditions.push(
       credentials.length > 0
-        ? condition("ResolvedRefs", false, "InvalidCredential", `${joinMessages(credentials)}; the server is not served until the Secret is fixed`, generation)
-        : condition("ResolvedRefs", true, "ResolvedRefs", "all credentialNames resolved", generation),
+        ? condition("ResolvedRefs", false, "InvalidCredential", `${[joinMessages(credentials), ...checked].join("; ")}; the server is not served until the Secret is fixed`, generation)
+        : checked.length > 0
+          ? condition("ResolvedRefs", false, "InvalidCredential", checked.join("; "), generation)
+          : condition("ResolvedRefs", true, "ResolvedRefs", "all credentialNames resolved", generation),
     );
     const portProblems = proxies.flatMap((outcome) => outcome.portProblems ?? []).filter((problem) => problem.gateway === key);
     const programmedCondition = programmed(proxies, generation, `no gateway proxy selected by ${selector}; nothing published`);

@@ -1,0 +1,169 @@
+/**
+ * TLS credentials on a real apiserver, the operator as a process under config/rbac: the labs'
+ * Gateway (coolstore-gw-tls.yaml) with `webapp-credential` in istio-system; rotation changes only
+ * the -sds Secret; garbage, an expired certificate, a key that does not match → ResolvedRefs=False
+ * and a Warning Event on the Gateway naming the Secret and the problem, the HTTP server still
+ * published; a certificate expiring within 14 days → a warning Event; the expiry metric.
+ * Certificates from src/pki.
+ */
+import { after, afterEach, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { dump } from "js-yaml";
+import { createCa, issueCertificate } from "../../../src/pki/index.js";
+import type { CertificateAuthority } from "../../../src/pki/index.js";
+import { startControlPlane } from "../../support/control-plane.js";
+import type { ControlPlane } from "../../support/control-plane.js";
+import { labPath, labsSkip } from "../../support/labs.js";
+import { freePort, waitFor } from "../../support/net.js";
+import { repoRoot } from "../../support/paths.js";
+import { operatorKubeconfig } from "./support/identity.js";
+import { startOperator } from "./support/operator-process.js";
+import type { OperatorProcess } from "./support/operator-process.js";
+
+const ns = "istioinaction";
+const proxy = "istio-ingressgateway";
+const host = "webapp.istioinaction.io";
+const groups = ["lds", "rds", "cds", "eds", "sds"] as const;
+const DAY = 24 * 60 * 60 * 1000;
+
+interface Condition {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+  observedGeneration: number;
+}
+interface EventObject {
+  reason: string;
+  message: string;
+  type: string;
+  involvedObject: { kind: string; name: string };
+}
+
+describe("TLS credential reconciler", { skip: labsSkip() }, () => {
+  let controlPlane: ControlPlane;
+  let work: string;
+  let operator: OperatorProcess | undefined;
+  let ca: CertificateAuthority;
+
+  const secret = (certificatePem: string, privateKeyPem: string): Promise<string> =>
+    controlPlane.kubectlOk(["apply", "-f", "-"], {
+      input: dump({ apiVersion: "v1", kind: "Secret", metadata: { name: "webapp-credential", namespace: "istio-system" }, type: "kubernetes.io/tls", stringData: { "tls.crt": certificatePem, "tls.key": privateKeyPem } }),
+    });
+  const leaf = (options: { now?: Date; validityDays?: number; hosts?: string[] } = {}) =>
+    issueCertificate(ca, { commonName: options.hosts?.[0] ?? host, dnsNames: options.hosts ?? [host], usage: "server", now: options.now, validityDays: options.validityDays });
+  const resolvedRefs = async (): Promise<Condition | undefined> => {
+    const object = JSON.parse(await controlPlane.kubectlOk(["get", "gateway", "coolstore-gateway", "-n", ns, "-o", "json"])) as { metadata: { generation: number }; status?: { conditions?: Condition[] } };
+    const condition = object.status?.conditions?.find((c) => c.type === "ResolvedRefs");
+    return condition?.observedGeneration === object.metadata.generation ? condition : undefined;
+  };
+  const waitResolvedRefs = (status: string, pattern?: RegExp): Promise<Condition> =>
+    waitFor(async () => {
+      const condition = await resolvedRefs();
+      return condition?.status === status && (!pattern || pattern.test(condition.message)) ? condition : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 100, what: `ResolvedRefs=${status}${pattern ? ` matching ${pattern}` : ""}` });
+  const gatewayEvents = async (): Promise<EventObject[]> =>
+    (JSON.parse(await controlPlane.kubectlOk(["get", "events", "-n", ns, "--field-selector", "involvedObject.kind=Gateway,involvedObject.name=coolstore-gateway", "-o", "json"])) as { items: EventObject[] }).items;
+  const waitEvent = (reason: string, pattern: RegExp): Promise<EventObject> =>
+    waitFor(async () => (await gatewayEvents()).find((event) => event.reason === reason && pattern.test(event.message)), { timeoutMs: 30_000, intervalMs: 100, what: `Event ${reason} ${pattern}` });
+  const published = async (): Promise<Map<string, { metadata: { resourceVersion: string }; data?: Record<string, string> }>> => {
+    const items = (JSON.parse(await controlPlane.kubectlOk(["get", "configmaps,secrets", "-n", "istio-system", "-l", `pilotfish.io/proxy=${proxy}`, "-o", "json"])) as { items: { metadata: { name: string; resourceVersion: string }; data?: Record<string, string> }[] }).items;
+    return new Map(items.map((item) => [item.metadata.name.slice(`pilotfish-${proxy}-`.length), item]));
+  };
+  const expiryMetric = async (): Promise<number | undefined> => {
+    const text = (await operator?.metrics()) ?? "";
+    const match = /^pilotfish_credential_expiry_seconds\{namespace="istio-system",name="webapp-credential"\} (-?[\d.e+]+)$/m.exec(text);
+    return match ? Number(match[1]) : undefined;
+  };
+
+  before(async () => {
+    work = mkdtempSync(join(tmpdir(), "pilotfish-credentials-test-"));
+    controlPlane = await startControlPlane();
+    await controlPlane.kubectlOk(["apply", "-f", join(repoRoot, "config", "crd")]);
+    await controlPlane.kubectlOk(["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
+    const kubeconfig = await operatorKubeconfig(controlPlane, work);
+    await controlPlane.kubectlOk(["apply", "-f", join(repoRoot, "config", "gateway", "deployment.yaml")]);
+    await controlPlane.kubectlOk(["apply", "--server-side", "--field-manager=helm", "-f", join(repoRoot, "config", "gateway", "service.yaml")]);
+    await controlPlane.kubectlOk(["create", "namespace", ns]);
+    await controlPlane.kubectlOk(["apply", "-f", "-"], { input: dump({ apiVersion: "v1", kind: "Service", metadata: { name: "webapp", namespace: ns }, spec: { selector: { app: "webapp" }, ports: [{ name: "http", port: 80, targetPort: 8080 }] } }) });
+    const root = await createCa({ commonName: "credentials root CA" });
+    ca = await createCa({ commonName: "credentials intermediate CA", issuer: root });
+    operator = await startOperator({ kubeconfig, proxyConfigDir: join(work, "proxy"), proxyAdminPort: await freePort(), proxyStatusPort: await freePort() });
+  });
+
+  afterEach((context) => {
+    if ((context as { passed?: boolean }).passed !== false) return;
+    process.stderr.write(`\n----- operator output (${context.name}) -----\n${operator?.process.output.text().split("\n").slice(-60).join("\n")}\n`);
+  });
+
+  after(async () => {
+    await operator?.stop();
+    await controlPlane?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  test("L3: a valid credential resolves; the expiry metric shows the time left", async () => {
+    const issued = await leaf({ validityDays: 90 });
+    await secret(issued.fullChainPem, issued.privateKeyPem);
+    await controlPlane.kubectlOk(["apply", "-n", ns, "-f", labPath("ch4", "coolstore-gw-tls.yaml"), "-f", labPath("ch4", "coolstore-vs.yaml")]);
+    await waitResolvedRefs("True");
+    await waitFor(async () => (Object.keys((await published()).get("sds")?.data ?? {}).length > 0 ? true : undefined), { timeoutMs: 30_000, what: "the credential in -sds" });
+    const seconds = await waitFor(async () => await expiryMetric(), { timeoutMs: 30_000, what: "pilotfish_credential_expiry_seconds" });
+    assert.ok(seconds > 80 * DAY / 1000 && seconds <= 90 * DAY / 1000, `expiry seconds ${seconds}`);
+  });
+
+  test("rotation: a new certificate changes only the -sds Secret", async () => {
+    const before = await published();
+    const rotated = await leaf({ validityDays: 60 });
+    await secret(rotated.fullChainPem, rotated.privateKeyPem);
+    await waitFor(async () => ((await published()).get("sds")?.metadata.resourceVersion !== before.get("sds")?.metadata.resourceVersion ? true : undefined), { timeoutMs: 30_000, what: "-sds rewritten" });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const after = await published();
+    const changed = groups.filter((group) => after.get(group)?.metadata.resourceVersion !== before.get(group)?.metadata.resourceVersion);
+    assert.deepEqual(changed, ["sds"]);
+    const sds = Buffer.from(Object.values(after.get("sds")?.data ?? {})[0] ?? "", "base64").toString("utf8");
+    assert.ok(sds.includes(rotated.certificatePem.split("\n")[1] ?? "missing"), "the rotated certificate is what -sds holds");
+    await waitFor(async () => ((await expiryMetric()) ?? 0) < 61 * DAY / 1000 ? true : undefined, { timeoutMs: 30_000, what: "expiry metric follows the rotation" });
+  });
+
+  test("garbage: ResolvedRefs=False and an Event naming the Secret; the HTTP server stays published", async () => {
+    await secret("not a certificate", "not a key");
+    const condition = await waitResolvedRefs("False", /webapp-credential/);
+    assert.equal(condition.reason, "InvalidCredential");
+    await waitEvent("InvalidCredential", /webapp-credential.*(PEM|CERTIFICATE)/);
+    const lds = Object.values((await published()).get("lds")?.data ?? {}).join("\n");
+    assert.match(lds, /0\.0\.0\.0_8080/);
+    assert.doesNotMatch(lds, /0\.0\.0\.0_8443/);
+  });
+
+  test("an expired certificate and a key that does not match are named as such", async () => {
+    const expired = await leaf({ now: new Date(Date.now() - 400 * DAY), validityDays: 30 });
+    await secret(expired.fullChainPem, expired.privateKeyPem);
+    const condition = await waitResolvedRefs("False", /expired at/);
+    assert.match(condition.message, /Secret istio-system\/webapp-credential .*expired at \d{4}-/);
+    await waitEvent("CredentialExpired", /Secret istio-system\/webapp-credential .*expired at/);
+    assert.ok(((await expiryMetric()) ?? 0) < 0, "negative seconds for an expired certificate");
+
+    const one = await leaf({ validityDays: 90 });
+    const other = await leaf({ validityDays: 90 });
+    await secret(one.fullChainPem, other.privateKeyPem);
+    await waitResolvedRefs("False", /does not belong/);
+    await waitEvent("InvalidCredential", /webapp-credential.*does not belong/);
+  });
+
+  test("a certificate expiring within 14 days resolves, with a warning Event; SANs not covering the host warn too", async () => {
+    const soon = await leaf({ validityDays: 7, hosts: ["other.istioinaction.io"] });
+    await secret(soon.fullChainPem, soon.privateKeyPem);
+    await waitResolvedRefs("True");
+    const event = await waitEvent("CredentialExpiringSoon", /Secret istio-system\/webapp-credential .*under 14 days/);
+    assert.equal(event.type, "Warning");
+    await waitEvent("CredentialHostMismatch", /do not cover webapp\.istioinaction\.io/);
+    // De-duplicated: a further unrelated change sends no second Event for the same problem.
+    await controlPlane.kubectlOk(["label", "--overwrite", "service", "webapp", "-n", ns, "touched=yes"]);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    assert.equal((await gatewayEvents()).filter((e) => e.reason === "CredentialExpiringSoon").length, 1);
+  });
+});
