@@ -165,5 +165,10 @@ describe("TLS credential reconciler", { skip: labsSkip() }, () => {
     await controlPlane.kubectlOk(["label", "--overwrite", "service", "webapp", "-n", ns, "touched=yes"]);
     await new Promise((resolve) => setTimeout(resolve, 2000));
     assert.equal((await gatewayEvents()).filter((e) => e.reason === "CredentialExpiringSoon").length, 1);
+    // Written through events.k8s.io/v1.
+    const native = (JSON.parse(await controlPlane.kubectlOk(["get", "events.v1.events.k8s.io", "-n", ns, "-o", "json"])) as { items: { reason: string; reportingController: string; regarding: { kind: string; name: string } }[] }).items;
+    const nativeSoon = native.find((e) => e.reason === "CredentialExpiringSoon");
+    assert.equal(nativeSoon?.reportingController, "pilotfish.io/operator");
+    assert.deepEqual([nativeSoon?.regarding.kind, nativeSoon?.regarding.name], ["Gateway", "coolstore-gateway"]);
   });
 });

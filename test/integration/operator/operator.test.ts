@@ -191,7 +191,7 @@ describe("pilotfish operator on a real apiserver", () => {
   test("the operator's identity has exactly config/rbac's permissions", async () => {
     const can = async (verb: string, resource: string): Promise<string> =>
       (await controlPlane.kubectl(["auth", "can-i", verb, resource, `--as=${operatorUser}`, "-A"])).stdout.trim();
-    for (const [verb, resource] of [["watch", "gateways.networking.istio.io"], ["list", "endpointslices.discovery.k8s.io"], ["patch", "configmaps"], ["create", "events"], ["watch", "secrets"], ["patch", "services"]]) {
+    for (const [verb, resource] of [["watch", "gateways.networking.istio.io"], ["list", "endpointslices.discovery.k8s.io"], ["patch", "configmaps"], ["create", "events.events.k8s.io"], ["watch", "secrets"], ["patch", "services"]]) {
       assert.equal(await can(verb as string, resource as string), "yes", `${verb} ${resource}`);
     }
     for (const [verb, resource] of [["delete", "configmaps"], ["update", "deployments.apps"], ["delete", "services"], ["patch", "gateways.networking.istio.io"], ["create", "gateways.networking.istio.io"], ["delete", "secrets"]]) {
