@@ -9,6 +9,8 @@
 import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
+import { X509Certificate } from "node:crypto";
+import tls from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dump } from "js-yaml";
@@ -17,11 +19,14 @@ import type { CertificateAuthority } from "../../../src/pki/index.js";
 import { startControlPlane } from "../../support/control-plane.js";
 import type { ControlPlane } from "../../support/control-plane.js";
 import { labPath, labsSkip } from "../../support/labs.js";
-import { freePort, waitFor } from "../../support/net.js";
+import { freePort, httpRequest, waitFor } from "../../support/net.js";
 import { repoRoot } from "../../support/paths.js";
 import { operatorKubeconfig } from "./support/identity.js";
 import { startOperator } from "./support/operator-process.js";
 import type { OperatorProcess } from "./support/operator-process.js";
+import { startGatewayEnvoy } from "./support/gateway-envoy.js";
+import type { GatewayEnvoy } from "./support/gateway-envoy.js";
+import { ProjectedVolume, payloadOf } from "./support/projected-volume.js";
 
 const ns = "istioinaction";
 const proxy = "istio-ingressgateway";
@@ -48,6 +53,27 @@ describe("TLS credential reconciler", { skip: labsSkip() }, () => {
   let work: string;
   let operator: OperatorProcess | undefined;
   let ca: CertificateAuthority;
+  let envoy: GatewayEnvoy | undefined;
+  let volume: ProjectedVolume;
+  let httpPort: number;
+  let httpsPort: number;
+  let adminPort: number;
+  let statusPort: number;
+
+  /** kubelet's sync of the five objects into the directory Envoy reads. */
+  const syncVolume = async (): Promise<void> => volume.sync(payloadOf([...(await published()).values()] as never));
+  /** The serial number of the certificate Envoy presents for SNI webapp.istioinaction.io. */
+  const presentedSerial = (): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const socket = tls.connect({ host: "127.0.0.1", port: httpsPort, servername: host, rejectUnauthorized: false }, () => {
+        const serial = socket.getPeerCertificate().serialNumber;
+        socket.end();
+        resolve(serial);
+      });
+      socket.setTimeout(5000, () => socket.destroy(new Error("TLS handshake timed out")));
+      socket.on("error", reject);
+    });
+  const serialOf = (pem: string): string => new X509Certificate(pem).serialNumber;
 
   const secret = (certificatePem: string, privateKeyPem: string): Promise<string> =>
     controlPlane.kubectlOk(["apply", "-f", "-"], {
@@ -86,12 +112,20 @@ describe("TLS credential reconciler", { skip: labsSkip() }, () => {
     await controlPlane.kubectlOk(["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
     const kubeconfig = await operatorKubeconfig(controlPlane, work);
     await controlPlane.kubectlOk(["apply", "-f", join(repoRoot, "config", "gateway", "deployment.yaml")]);
-    await controlPlane.kubectlOk(["apply", "--server-side", "--field-manager=helm", "-f", join(repoRoot, "config", "gateway", "service.yaml")]);
     await controlPlane.kubectlOk(["create", "namespace", ns]);
     await controlPlane.kubectlOk(["apply", "-f", "-"], { input: dump({ apiVersion: "v1", kind: "Service", metadata: { name: "webapp", namespace: ns }, spec: { selector: { app: "webapp" }, ports: [{ name: "http", port: 80, targetPort: 8080 }] } }) });
+    // Envoy runs on this host: the Service maps 80/443 to free ports (the chart's Service would map them to 8080/8443).
+    httpPort = await freePort();
+    httpsPort = await freePort();
+    adminPort = await freePort();
+    statusPort = await freePort();
+    await controlPlane.kubectlOk(["apply", "--server-side", "--field-manager=helm", "-f", "-"], {
+      input: dump({ apiVersion: "v1", kind: "Service", metadata: { name: proxy, namespace: "istio-system" }, spec: { selector: { istio: "ingressgateway" }, ports: [{ name: "http2", port: 80, targetPort: httpPort }, { name: "https", port: 443, targetPort: httpsPort }] } }),
+    });
+    volume = new ProjectedVolume(join(work, "proxy"));
     const root = await createCa({ commonName: "credentials root CA" });
     ca = await createCa({ commonName: "credentials intermediate CA", issuer: root });
-    operator = await startOperator({ kubeconfig, proxyConfigDir: join(work, "proxy"), proxyAdminPort: await freePort(), proxyStatusPort: await freePort() });
+    operator = await startOperator({ kubeconfig, proxyConfigDir: join(work, "proxy"), proxyAdminPort: adminPort, proxyStatusPort: statusPort });
   });
 
   afterEach((context) => {
@@ -100,12 +134,13 @@ describe("TLS credential reconciler", { skip: labsSkip() }, () => {
   });
 
   after(async () => {
+    await envoy?.stop();
     await operator?.stop();
     await controlPlane?.stop();
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  test("L3: a valid credential resolves; the expiry metric shows the time left", async () => {
+  test("L3: a valid credential resolves, a real Envoy presents it; the expiry metric shows the time left", async () => {
     const issued = await leaf({ validityDays: 90 });
     await secret(issued.fullChainPem, issued.privateKeyPem);
     await controlPlane.kubectlOk(["apply", "-n", ns, "-f", labPath("ch4", "coolstore-gw-tls.yaml"), "-f", labPath("ch4", "coolstore-vs.yaml")]);
@@ -113,9 +148,14 @@ describe("TLS credential reconciler", { skip: labsSkip() }, () => {
     await waitFor(async () => (Object.keys((await published()).get("sds")?.data ?? {}).length > 0 ? true : undefined), { timeoutMs: 30_000, what: "the credential in -sds" });
     const seconds = await waitFor(async () => await expiryMetric(), { timeoutMs: 30_000, what: "pilotfish_credential_expiry_seconds" });
     assert.ok(seconds > 80 * DAY / 1000 && seconds <= 90 * DAY / 1000, `expiry seconds ${seconds}`);
+    // A real Envoy on the projected directory presents it.
+    await syncVolume();
+    envoy = await startGatewayEnvoy({ configDir: join(work, "proxy"), adminPort, statusPort });
+    const expected = serialOf(issued.certificatePem);
+    await waitFor(async () => ((await presentedSerial().catch(() => "")) === expected ? true : undefined), { timeoutMs: 20_000, intervalMs: 200, what: "Envoy presents the credential" });
   });
 
-  test("rotation: a new certificate changes only the -sds Secret", async () => {
+  test("rotation: only -sds changes; the same Envoy presents the new certificate with no listener change", async () => {
     const before = await published();
     const rotated = await leaf({ validityDays: 60 });
     await secret(rotated.fullChainPem, rotated.privateKeyPem);
@@ -127,6 +167,14 @@ describe("TLS credential reconciler", { skip: labsSkip() }, () => {
     const sds = Buffer.from(Object.values(after.get("sds")?.data ?? {})[0] ?? "", "base64").toString("utf8");
     assert.ok(sds.includes(rotated.certificatePem.split("\n")[1] ?? "missing"), "the rotated certificate is what -sds holds");
     await waitFor(async () => ((await expiryMetric()) ?? 0) < 61 * DAY / 1000 ? true : undefined, { timeoutMs: 30_000, what: "expiry metric follows the rotation" });
+    // A new handshake presents the new certificate: same Envoy process, no listener change.
+    const pid = envoy?.process.child.pid;
+    const modified = await envoy?.stat("listener_manager.listener_modified");
+    await syncVolume();
+    const expected = serialOf(rotated.certificatePem);
+    await waitFor(async () => ((await presentedSerial().catch(() => "")) === expected ? true : undefined), { timeoutMs: 20_000, intervalMs: 200, what: "Envoy presents the rotated certificate" });
+    assert.equal(envoy?.process.child.pid, pid, "Envoy not restarted");
+    assert.equal(await envoy?.stat("listener_manager.listener_modified"), modified, "no listener change");
   });
 
   test("garbage: ResolvedRefs=False and an Event naming the Secret; the HTTP server stays published", async () => {
@@ -135,8 +183,15 @@ describe("TLS credential reconciler", { skip: labsSkip() }, () => {
     assert.equal(condition.reason, "InvalidCredential");
     await waitEvent("InvalidCredential", /webapp-credential.*(PEM|CERTIFICATE)/);
     const lds = Object.values((await published()).get("lds")?.data ?? {}).join("\n");
-    assert.match(lds, /0\.0\.0\.0_8080/);
-    assert.doesNotMatch(lds, /0\.0\.0\.0_8443/);
+    assert.doesNotMatch(lds, new RegExp(`0\\.0\\.0\\.0_${httpsPort}`));
+    assert.match(lds, new RegExp(`0\\.0\\.0\\.0_${httpPort}`));
+    // The HTTP server still serves after the sync (no endpoints behind webapp: Envoy's 503, not a refused connection).
+    await syncVolume();
+    const response = await waitFor(async () => {
+      const answer = await httpRequest({ url: `http://127.0.0.1:${httpPort}/`, headers: { host }, timeoutMs: 5000 }).catch(() => undefined);
+      return answer && answer.status === 503 ? answer : undefined;
+    }, { timeoutMs: 20_000, intervalMs: 200, what: "the HTTP server answering" });
+    assert.equal(response.status, 503);
   });
 
   test("an expired certificate and a key that does not match are named as such", async () => {
