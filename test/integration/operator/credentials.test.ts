@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { dump } from "js-yaml";
 import { createCa, issueCertificate } from "../../../src/pki/index.js";
 import type { CertificateAuthority } from "../../../src/pki/index.js";
+import { installCrds } from "../../support/crds.js";
 import { startControlPlane } from "../../support/control-plane.js";
 import type { ControlPlane } from "../../support/control-plane.js";
 import { labPath, labsSkip } from "../../support/labs.js";
@@ -108,8 +109,7 @@ describe("TLS credential reconciler", { skip: labsSkip() }, () => {
   before(async () => {
     work = mkdtempSync(join(tmpdir(), "pilotfish-credentials-test-"));
     controlPlane = await startControlPlane();
-    await controlPlane.kubectlOk(["apply", "-f", join(repoRoot, "config", "crd")]);
-    await controlPlane.kubectlOk(["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
+    await installCrds(controlPlane);
     const kubeconfig = await operatorKubeconfig(controlPlane, work);
     await controlPlane.kubectlOk(["apply", "-f", join(repoRoot, "config", "gateway", "deployment.yaml")]);
     await controlPlane.kubectlOk(["create", "namespace", ns]);

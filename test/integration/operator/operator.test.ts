@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dump } from "js-yaml";
 import { createCertificateChainSet } from "../../../src/pki/index.js";
+import { installCrds } from "../../support/crds.js";
 import { startControlPlane } from "../../support/control-plane.js";
 import type { ControlPlane } from "../../support/control-plane.js";
 import { registerUpstream } from "../../support/cluster-fixtures.js";
@@ -134,8 +135,7 @@ describe("pilotfish operator on a real apiserver", () => {
     work = mkdtempSync(join(tmpdir(), "pilotfish-operator-test-"));
     controlPlane = await startControlPlane();
     phase(`control plane (${controlPlane.startupMs} ms to /readyz)`, started);
-    await controlPlane.kubectlOk(["apply", "-f", join(repoRoot, "config", "crd")]);
-    await controlPlane.kubectlOk(["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
+    await installCrds(controlPlane);
     kubeconfig = await operatorKubeconfig(controlPlane, work);
     await controlPlane.kubectlOk(["create", "namespace", "shop"]);
     // The shipped gateway manifests, validated by the real apiserver; the Deployment applied as is.

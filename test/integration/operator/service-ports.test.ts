@@ -12,6 +12,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dump } from "js-yaml";
+import { installCrds } from "../../support/crds.js";
 import { startControlPlane } from "../../support/control-plane.js";
 import type { ControlPlane } from "../../support/control-plane.js";
 import { endpointSliceManifest } from "../../support/cluster-fixtures.js";
@@ -99,8 +100,7 @@ describe("ingress Service ports follow the Gateways (L8)", { skip: labsSkip() },
   before(async () => {
     work = mkdtempSync(join(tmpdir(), "pilotfish-service-ports-test-"));
     controlPlane = await startControlPlane();
-    await controlPlane.kubectlOk(["apply", "-f", join(repoRoot, "config", "crd")]);
-    await controlPlane.kubectlOk(["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
+    await installCrds(controlPlane);
     const kubeconfig = await operatorKubeconfig(controlPlane, work);
     await controlPlane.kubectlOk(["apply", "-f", join(repoRoot, "config", "gateway", "deployment.yaml")]);
     // L0: the chart's Service, owned by another field manager.

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dump } from "js-yaml";
 import { createCertificateChainSet } from "../../../src/pki/index.js";
+import { installCrds } from "../../support/crds.js";
 import { startControlPlane } from "../../support/control-plane.js";
 import type { ControlPlane } from "../../support/control-plane.js";
 import { labPath, labsSkip } from "../../support/labs.js";
@@ -62,8 +63,7 @@ describe("status conditions on Gateway, VirtualService, DestinationRule", { skip
   before(async () => {
     work = mkdtempSync(join(tmpdir(), "pilotfish-status-test-"));
     controlPlane = await startControlPlane();
-    await controlPlane.kubectlOk(["apply", "-f", join(repoRoot, "config", "crd")]);
-    await controlPlane.kubectlOk(["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
+    await installCrds(controlPlane);
     const kubeconfig = await operatorKubeconfig(controlPlane, work);
     await controlPlane.kubectlOk(["apply", "-f", join(repoRoot, "config", "gateway", "deployment.yaml")]);
     await controlPlane.kubectlOk(["apply", "--server-side", "--field-manager=helm", "-f", join(repoRoot, "config", "gateway", "service.yaml")]);
