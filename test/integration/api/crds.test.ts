@@ -98,10 +98,10 @@ describe("networking.istio.io CRDs on a real apiserver", { skip: labsSkip() }, (
     }
   });
 
-  test("kubectl get gw,vs prints Istio's columns", async () => {
+  test("kubectl get gw,vs prints Istio's columns, plus pilotfish's status columns (empty until an operator writes status)", async () => {
     const output = await plane.kubectlOk(["get", "gw,vs", "-n", NS]);
-    assert.match(output, /^NAME\s+AGE$/m);
-    assert.match(output, /^NAME\s+GATEWAYS\s+HOSTS\s+AGE$/m);
+    assert.match(output, /^NAME\s+ACCEPTED\s+PROGRAMMED\s+AGE$/m);
+    assert.match(output, /^NAME\s+GATEWAYS\s+HOSTS\s+PROGRAMMED\s+AGE$/m);
     assert.match(output, /^virtualservice\.networking\.istio\.io\/webapp-vs-from-gw\s+\["coolstore-gateway"\]\s+\["webapp\.istioinaction\.io"\]\s+\S+$/m);
     assert.match(output, /^gateway\.networking\.istio\.io\/coolstore-gateway\s+\S+$/m);
   });
