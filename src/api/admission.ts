@@ -28,6 +28,30 @@ export interface AdmissionReview {
 
 const MAX_BODY_BYTES = 3 * 1024 * 1024; // etcd's object limit is ~1.5 MiB; leave room for the envelope.
 
+/**
+ * Collects an AdmissionReview request body, refusing more than the size cap: `onBody` gets the
+ * whole body, or `onTooLarge` is called once (answer 413) and the request is dropped.
+ */
+export function readAdmissionBody(request: IncomingMessage, onBody: (body: Buffer) => void, onTooLarge: () => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let tooLarge = false;
+  request.on("data", (chunk: Buffer) => {
+    if (tooLarge) return;
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) {
+      tooLarge = true;
+      onTooLarge();
+      request.destroy();
+      return;
+    }
+    chunks.push(chunk);
+  });
+  request.on("end", () => {
+    if (!tooLarge) onBody(Buffer.concat(chunks));
+  });
+}
+
 function line(finding: Finding): string {
   return `${finding.path}: ${finding.message}`;
 }
@@ -70,30 +94,22 @@ export function admissionHandler(request: IncomingMessage, response: ServerRespo
     send(405, { error: "use POST with an admission.k8s.io/v1 AdmissionReview" });
     return;
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  request.on("data", (chunk: Buffer) => {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) {
-      send(413, { error: "AdmissionReview too large" });
-      request.destroy();
-      return;
-    }
-    chunks.push(chunk);
-  });
-  request.on("end", () => {
-    if (response.headersSent) return;
-    let body: unknown;
-    try {
-      body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
-    } catch {
-      send(400, { error: "body is not JSON" });
-      return;
-    }
-    try {
-      send(200, review(body));
-    } catch (error) {
-      send(400, { error: (error as Error).message });
-    }
-  });
+  readAdmissionBody(
+    request,
+    (raw) => {
+      let body: unknown;
+      try {
+        body = JSON.parse(raw.toString("utf8"));
+      } catch {
+        send(400, { error: "body is not JSON" });
+        return;
+      }
+      try {
+        send(200, review(body));
+      } catch (error) {
+        send(400, { error: (error as Error).message });
+      }
+    },
+    () => send(413, { error: "AdmissionReview too large" }),
+  );
 }

@@ -7,7 +7,7 @@
 import https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { review as validateReview } from "../api/admission.js";
+import { readAdmissionBody, review as validateReview } from "../api/admission.js";
 import { injectReview } from "./inject/review.js";
 import type { InjectionSettings } from "./inject/inject.js";
 
@@ -28,7 +28,6 @@ export interface WebhookServerOptions {
   onAnswered?(path: string, status: number, seconds: number): void;
 }
 
-const MAX_BODY_BYTES = 3 * 1024 * 1024;
 const tlsOptions = { minVersion: "TLSv1.2" as const };
 
 /** The apiserver prefixes a denial with `admission webhook "<name>" denied the request: ` itself. */
@@ -115,23 +114,11 @@ export class WebhookServer {
     if (path === "/healthz" && request.method === "GET") return send(200, "ok\n");
     if (path !== "/inject" && path !== "/validate") return send(404, "not found\n");
     if (request.method !== "POST") return send(405, { error: "use POST with an admission.k8s.io/v1 AdmissionReview" });
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        send(413, { error: "AdmissionReview too large" });
-        request.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    request.on("end", () => {
-      if (response.headersSent) return;
+    readAdmissionBody(request, (raw) => {
       started = process.hrtime.bigint();
       let body: unknown;
       try {
-        body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+        body = JSON.parse(raw.toString("utf8"));
       } catch {
         return send(400, { error: "body is not JSON" });
       }
@@ -147,6 +134,6 @@ export class WebhookServer {
       } catch (error) {
         return send(400, { error: (error as Error).message });
       }
-    });
+    }, () => send(413, { error: "AdmissionReview too large" }));
   }
 }
