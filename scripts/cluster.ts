@@ -7,8 +7,8 @@
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { buildImages, benchDirectory } from "./images/build.js";
-import { repoRoot } from "./images/specs.js";
+import { benchDir, repoRoot } from "../test/support/paths.js";
+import { buildImages } from "./images/build.js";
 
 const [command, dirArgument] = process.argv.slice(2);
 const dir = dirArgument ?? process.env.PILOTFISH_CLUSTER_DIR ?? "/tmp/pilotfish-cluster";
@@ -19,7 +19,7 @@ if (command === "up") {
     process.stderr.write(`a node is already running in ${dir}: 'make cluster-down' first\n`);
     process.exit(1);
   }
-  const images = buildImages(["pause", "proxy", "test-upstream", "proxy-init"], benchDirectory());
+  const images = buildImages(["pause", "proxy", "test-upstream", "proxy-init"], benchDir());
   for (const image of images) process.stderr.write(`[images] ${image.reference} ${image.cached ? "(cached)" : "(built)"}\n`);
   execFileSync("bash", [nodeScript, "up", dir, ...images.map((image) => image.tarball)], { stdio: "inherit" });
   process.stdout.write(
@@ -28,7 +28,7 @@ if (command === "up") {
       "The node is up. In your shell:",
       `  export KUBECONFIG=${join(dir, "kubeconfig")}`,
       `  export PILOTFISH_CLUSTER_DIR=${dir}   # test/e2e files then reuse this node`,
-      `  ${join(benchDirectory(), "bin", "kubectl")} get nodes`,
+      `  ${join(benchDir(), "bin", "kubectl")} get nodes`,
       "Images (imagePullPolicy IfNotPresent; nothing can be pulled):",
       ...images.map((image) => `  ${image.reference}`),
       "NodePorts answer on 198.19.127.1. Stop it with 'make cluster-down'.",

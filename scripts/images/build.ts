@@ -5,20 +5,15 @@
 import { join } from "node:path";
 import { buildImage } from "./oci.js";
 import type { BuiltImage } from "./oci.js";
+import { benchDir } from "../../test/support/paths.js";
 import { imageSpecs } from "./specs.js";
 import type { ImageName } from "./specs.js";
-
-export function benchDirectory(): string {
-  const explicit = process.env.PILOTFISH_BENCH_DIR;
-  if (explicit) return explicit;
-  return join(process.env.XDG_CACHE_HOME || join(process.env.HOME ?? "/root", ".cache"), "pilotfish-bench");
-}
 
 export function isImageName(name: string): name is ImageName {
   return Object.hasOwn(imageSpecs, name);
 }
 
-export function buildImages(names: readonly ImageName[], bench = benchDirectory()): BuiltImage[] {
+export function buildImages(names: readonly ImageName[], bench = benchDir()): BuiltImage[] {
   return names.map((name) => {
     const spec = imageSpecs[name];
     return buildImage(spec.reference, spec.config, spec.inputs(bench), () => spec.entries(bench), join(bench, "images"));

@@ -8,12 +8,10 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, relative } from "node:path";
+import { repoRoot } from "../../test/support/paths.js";
 import { baseEntries, contentKey, programWithLibraries } from "./oci.js";
 import type { ImageConfig, RootfsEntry } from "./oci.js";
-
-export const repoRoot = resolve(fileURLToPath(import.meta.url), "..", "..", "..");
 
 export interface ImageSpec {
   /** Short name, also the folder under images/ holding the real-world Dockerfile. */

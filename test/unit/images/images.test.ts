@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { buildImage, normalizeReference } from "../../../scripts/images/oci.js";
 import type { RootfsEntry } from "../../../scripts/images/oci.js";
-import { imageSpecs, repoRoot } from "../../../scripts/images/specs.js";
-import { benchTool } from "../../support/paths.js";
+import { imageSpecs } from "../../../scripts/images/specs.js";
+import { benchTool, repoRoot } from "../../support/paths.js";
 
 /** The final stage of a Dockerfile: what the image runs as. */
 function finalStage(dockerfile: string): { entrypoint?: string[]; cmd?: string[]; user?: string; expose: number[] } {
