@@ -22,8 +22,11 @@ testenv: ## install the real test bench (apiserver, etcd, Envoy, helm, the node'
 build: node_modules ## compile TypeScript to dist/
 	npx tsc -p tsconfig.build.json
 
-generate: node_modules ## regenerate CRDs and JSON Schemas from src/api/schema
+generate: node_modules ## regenerate CRDs (config/crd, the chart's crds/) and JSON Schemas from src/api/schema
 	npx tsx scripts/generate-crds.ts
+
+generate-config: node_modules ## regenerate the chart's values.schema.json and config/ from charts/pilotfish (helm template)
+	npx tsx scripts/generate-config.ts
 
 lint: node_modules ## eslint, the layer check (.dependency-cruiser.mjs) and the TypeScript type check
 	npx eslint .
@@ -57,7 +60,7 @@ test: ## install the bench, then run every test (lint, unit, integration), timin
 	  integration "$(MAKE) --no-print-directory integration" \
 	  e2e "$(MAKE) --no-print-directory e2e"
 
-.PHONY: help deps testenv build generate lint unit integration e2e images cluster cluster-down test
+.PHONY: help deps testenv build generate generate-config lint unit integration e2e images cluster cluster-down test
 
 demo: node_modules ## install Envoy, compile examples/coolstore, start local upstreams and Envoy, print curl lines (Ctrl-C stops)
 	bash scripts/testenv.sh envoy

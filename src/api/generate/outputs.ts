@@ -10,7 +10,11 @@ const JSON_SCHEMAS = { Gateway: GatewaySchema, VirtualService: VirtualServiceSch
  */
 export function generatedFiles(): Map<string, string> {
   const files = new Map<string, string>();
-  for (const [name, content] of renderAllCrds()) files.set(`config/crd/${name}`, content);
+  for (const [name, content] of renderAllCrds()) {
+    files.set(`config/crd/${name}`, content);
+    // The chart installs the same CRDs (Helm's crds/ folder: created on install, kept on uninstall).
+    files.set(`charts/pilotfish/crds/${name}`, content);
+  }
   for (const [kind, schema] of Object.entries(JSON_SCHEMAS)) {
     const document = {
       $schema: "http://json-schema.org/draft-07/schema#",
