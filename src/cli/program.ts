@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { registerAgentCommand } from "./commands/agent.js";
 import { registerAnalyzeCommand } from "./commands/analyze.js";
 import { registerCompileCommand } from "./commands/compile.js";
 import { registerOperatorCommand } from "./commands/operator.js";
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .version(info.version, "-v, --version", "print the pilotfish version")
     .showHelpAfterError("(run 'pilotfish --help' for usage)")
     .configureHelp({ sortSubcommands: true });
+  registerAgentCommand(program);
   registerAnalyzeCommand(program);
   registerCompileCommand(program);
   registerOperatorCommand(program);

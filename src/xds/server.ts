@@ -152,7 +152,8 @@ export class XdsServer {
 
   /** Starts serving on `address` ([host]:port); returns the bound address (port 0 → a free one). */
   async listen(address: string, options: ListenOptions = {}): Promise<string> {
-    const { target, host } = grpcAddress(address);
+    // A Unix socket (`unix:/path`, the agent's): reachable only through the file system, like loopback.
+    const { target, host } = address.startsWith("unix:") ? { target: address, host: "localhost" } : grpcAddress(address);
     if (!isLoopbackHost(host) && options.plaintext !== true) {
       throw new Error(`refusing plaintext xDS on ${address}: not a loopback address (TLS is not built yet; pass --xds-plaintext to accept plaintext)`);
     }
@@ -186,7 +187,7 @@ export class XdsServer {
       server.bindAsync(target, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
     });
     this.#server = server;
-    const bound = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+    const bound = target.startsWith("unix:") ? target : host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
     this.#log.info(`serving ADS (SotW and Delta, plaintext) on ${bound}`);
     return bound;
   }
