@@ -17,6 +17,7 @@ import type { EnvoyResources } from "../envoy/resources.js";
 import { buildSnapshot } from "../model/snapshot.js";
 import type { Snapshot } from "../model/snapshot.js";
 import { gatewayBootstrapYaml } from "../publish/bootstrap.js";
+import type { GatewayMode } from "../publish/bootstrap.js";
 import { planPublish } from "../publish/plan.js";
 import { Publisher } from "../publish/publisher.js";
 import { KubeRest } from "../sources/kube/rest.js";
@@ -40,6 +41,12 @@ export interface OperatorOptions {
   proxyConfigDir: string;
   proxyAdminPort: number;
   proxyStatusPort: number;
+  /** The bootstrap published for gateway pods (default files); ADR 0010. */
+  gatewayMode?: GatewayMode;
+  /** agent mode: the agent's socket in the pod. */
+  agentSocket?: string;
+  /** ads mode: the operator's ADS as pods reach it, host:port. */
+  xdsProxyAddress?: string;
   maxFileSubscriptions: number;
   debounceMs: number;
   debounceMaxMs: number;
@@ -290,6 +297,9 @@ export class Operator {
 
     const publishStarted = performance.now();
     const bootstrapYaml = gatewayBootstrapYaml({
+      mode: this.#options.gatewayMode,
+      agentSocket: this.#options.agentSocket,
+      xdsAddress: this.#options.xdsProxyAddress,
       configDir: this.#options.proxyConfigDir,
       adminPort: this.#options.proxyAdminPort,
       statusPort: this.#options.proxyStatusPort,
@@ -299,7 +309,8 @@ export class Operator {
     const planned = planPublish(result.resources, deployment, {
       configDir: this.#options.proxyConfigDir,
       bootstrapYaml,
-      maxFileSubscriptions: this.#options.maxFileSubscriptions,
+      // Only files mode's Envoy watches files (one inotify instance each); over ADS there is no budget.
+      maxFileSubscriptions: (this.#options.gatewayMode ?? "files") === "files" ? this.#options.maxFileSubscriptions : Number.MAX_SAFE_INTEGER,
     });
     this.#metrics.fileSubscriptions.set({ proxy: key }, planned.ok ? planned.plan.fileSubscriptions : planned.fileSubscriptions);
     if (!planned.ok) {

@@ -14,7 +14,8 @@ import { createLogger, logLevels } from "../../controllers/log.js";
 import type { LogFormat, LogLevel } from "../../controllers/log.js";
 import { OperatorMetrics } from "../../controllers/metrics.js";
 import { Operator } from "../../controllers/operator.js";
-import { defaultAdminPort, defaultStatusPort } from "../../publish/bootstrap.js";
+import { defaultAdminPort, defaultAgentSocket, defaultStatusPort, gatewayModes } from "../../publish/bootstrap.js";
+import type { GatewayMode } from "../../publish/bootstrap.js";
 import { defaultCertHosts, defaultInjectionSettings, defaultWebhookAddr, startWebhook } from "../../webhook/index.js";
 import { startXds } from "../../xds/index.js";
 
@@ -41,6 +42,22 @@ interface OperatorCommandOptions {
   xdsAddress: string;
   xdsPlaintext?: boolean;
   xdsDebugAddr: string;
+  gatewayMode: GatewayMode;
+  xdsProxyAddress?: string;
+  agentSocket: string;
+}
+
+/**
+ * Where gateway pods reach the operator's ADS (ads mode's bootstrap): the --xds-address host when
+ * it is one specific address, else the operator's Service name in its namespace.
+ */
+export function xdsProxyAddress(xdsAddress: string, namespace: string): string | undefined {
+  if (xdsAddress === "off") return undefined;
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(xdsAddress);
+  if (!match) return undefined;
+  const host = match[1] ?? match[2] ?? "";
+  const wildcard = host === "" || host === "0.0.0.0" || host === "::";
+  return wildcard ? `pilotfish.${namespace}.svc:${match[3]}` : `${host.includes(":") ? `[${host}]` : host}:${match[3]}`;
 }
 
 function integer(min: number, max: number) {
@@ -118,8 +135,24 @@ export function registerOperatorCommand(program: Command): void {
     .option("--xds-address <addr>", "serve ADS (xDS over gRPC, SotW and Delta) here ([host]:port, e.g. :15010), or off; plaintext only on loopback unless --xds-plaintext", "off")
     .option("--xds-plaintext", "allow plaintext ADS on a non-loopback --xds-address (TLS and token authentication are not built yet)")
     .option("--xds-debug-addr <addr>", "serve the ADS sync state (/debug/syncz, JSON) here when ADS is on, or off", "127.0.0.1:15011")
+    .option(
+      "--gateway-mode <mode>",
+      "how gateway pods get their config, i.e. the bootstrap published in -lds (the ConfigMaps are published in every mode): " +
+        "files (Envoy reads the mounted files), agent (Envoy → the pod's pilotfish agent over a Unix socket), ads (Envoy → this operator's ADS)",
+      oneOf(gatewayModes),
+      "files",
+    )
+    .option("--xds-proxy-address <host:port>", "ads mode: the operator's ADS as gateway pods reach it (default: the --xds-address host, or pilotfish.<namespace>.svc:<port> for a wildcard one)")
+    .option("--agent-socket <path>", "agent mode: the agent's Unix socket in the pod (an emptyDir both containers mount)", defaultAgentSocket)
     .action(async (options: OperatorCommandOptions) => {
       const logger = createLogger(options.logLevel, options.logFormat);
+      const proxyXdsAddress = options.xdsProxyAddress ?? xdsProxyAddress(options.xdsAddress, options.namespace);
+      if (options.gatewayMode === "ads" && !proxyXdsAddress) {
+        throw new InvalidArgumentError("--gateway-mode ads needs ADS served: set --xds-address (and --xds-proxy-address if pods reach it by another name)");
+      }
+      if (options.gatewayMode === "agent" && options.xdsAddress === "off") {
+        logger.warn("--gateway-mode agent without --xds-address: the agents serve the mounted files only (no fast path)");
+      }
       const { config, from } = loadKubeConfig(options.kubeconfig);
       const metrics = new OperatorMetrics();
       const xds =
@@ -131,6 +164,9 @@ export function registerOperatorCommand(program: Command): void {
         proxyConfigDir: options.proxyConfigDir.replace(/\/+$/, "") || "/",
         proxyAdminPort: options.proxyAdminPort,
         proxyStatusPort: options.proxyStatusPort,
+        gatewayMode: options.gatewayMode,
+        agentSocket: options.agentSocket,
+        xdsProxyAddress: proxyXdsAddress,
         maxFileSubscriptions: options.maxFileSubscriptions,
         debounceMs: options.debounce,
         debounceMaxMs: Math.max(options.debounceMax, options.debounce),
