@@ -3,6 +3,7 @@ import { registerAgentCommand } from "./commands/agent.js";
 import { registerAnalyzeCommand } from "./commands/analyze.js";
 import { registerCompileCommand } from "./commands/compile.js";
 import { registerOperatorCommand } from "./commands/operator.js";
+import { registerRunCommand } from "./commands/run.js";
 import { readPackageInfo } from "./package-info.js";
 
 // Builds the command tree; kept apart from main.ts so tests can parse arguments without
@@ -22,5 +23,6 @@ export function buildProgram(): Command {
   registerAnalyzeCommand(program);
   registerCompileCommand(program);
   registerOperatorCommand(program);
+  registerRunCommand(program);
   return program;
 }
