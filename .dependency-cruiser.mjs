@@ -8,7 +8,7 @@
  *   cli                           everything (the composition root)
  *   controllers  agent  webhook   anything below, never cli
  *   sources                       model, api, envoy, pki (sources produce the model's inputs)
- *   publish  xds                  compile and below
+ *   publish  xds  explain         compile and below (explain: traces and inspects compiled config)
  *   compile                       model, api, envoy, pki
  *   model                         api, envoy
  *   api                           envoy
@@ -21,7 +21,7 @@
  */
 
 /** The src/ folders this file knows; any other folder fails `src-folder-is-a-layer`. */
-const layers = ["envoy", "pki", "api", "model", "compile", "publish", "xds", "sources", "controllers", "agent", "webhook", "cli"];
+const layers = ["envoy", "pki", "api", "model", "compile", "publish", "xds", "explain", "sources", "controllers", "agent", "webhook", "cli"];
 
 /** `^src/(a|b)/`: a module in one of these layers. */
 const inLayers = (...names) => `^src/(${names.join("|")})/`;
@@ -72,6 +72,12 @@ export default {
       "publish and xds deliver compiled resources; they do not watch (sources), reconcile (controllers) or parse flags (cli).",
       ["publish", "xds"],
       ["publish", "xds", "compile", "model", "api", "envoy", "pki"],
+    ),
+    onlyImports(
+      "explain-imports-only-compile-and-below",
+      "explain (request tracing, proxy-config tables, cross-reference analysis) is pure: it reads compiled or dumped config, never a process, file or cluster.",
+      ["explain"],
+      ["explain", "compile", "model", "api", "envoy", "pki"],
     ),
     onlyImports(
       "sources-import-only-model-and-below",

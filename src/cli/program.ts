@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { registerAgentCommand } from "./commands/agent.js";
 import { registerAnalyzeCommand } from "./commands/analyze.js";
 import { registerCompileCommand } from "./commands/compile.js";
+import { registerExplainCommand } from "./commands/explain.js";
 import { registerOperatorCommand } from "./commands/operator.js";
 import { registerRunCommand } from "./commands/run.js";
 import { readPackageInfo } from "./package-info.js";
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerAgentCommand(program);
   registerAnalyzeCommand(program);
   registerCompileCommand(program);
+  registerExplainCommand(program);
   registerOperatorCommand(program);
   registerRunCommand(program);
   return program;
