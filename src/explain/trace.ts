@@ -306,8 +306,10 @@ export function explainRequest(resources: EnvoyResources, request: ExplainReques
   });
   reasons.push(...choice.reasons);
   if (!choice.chain) {
+    // A plaintext client on a TLS-only listener sees what a failed handshake looks like: a closed connection.
+    const tlsOnly = asObjects(listener.filter_chains).some((candidate) => tlsContext(candidate) !== undefined || asStrings(at(candidate, "filter_chain_match", "server_names")).length > 0);
     if (scheme !== "https") reasons.push(...whereHostIsServed(resources, bareHost, clientPort, context));
-    return { ...explanation, verdict: scheme === "https" ? "tls_handshake_refused" : "no_listener" };
+    return { ...explanation, verdict: scheme === "https" || tlsOnly ? "tls_handshake_refused" : "no_listener" };
   }
   const chain = choice.chain;
   explanation.filterChain = describeChain(chain, choice.index);
