@@ -34,6 +34,7 @@ import type { CredentialFinding } from "./credentials.js";
 import type { Logger } from "./log.js";
 import type { OperatorMetrics } from "./metrics.js";
 import { WorkQueue } from "./queue.js";
+import { SidecarController } from "./sidecars.js";
 
 export interface OperatorOptions {
   kubeConfig: KubeConfig;
@@ -59,6 +60,8 @@ export interface OperatorOptions {
    * the ConfigMaps are planned; `undefined` when the proxy is gone. Must not throw.
    */
   onCompiled?: (proxyKey: string, resources: EnvoyResources | undefined) => void;
+  /** Compile every injected workload's sidecar config into `onCompiled` too (ADS only: src/controllers/sidecars.ts). */
+  sidecars?: boolean;
 }
 
 type ProxyKey = string;
@@ -88,6 +91,7 @@ export class Operator {
   #recheck: ReturnType<typeof setInterval> | undefined;
   /** Each proxy's latest compile and publish outcome: what status is computed from. */
   readonly #outcomes = new Map<ProxyKey, ProxyOutcome>();
+  readonly #sidecars: SidecarController | undefined;
 
   constructor(options: OperatorOptions) {
     this.#options = options;
@@ -108,6 +112,20 @@ export class Operator {
         this.#log.error(`reconcile failed (attempt ${report.failures}), retrying in ${report.retryInMs} ms: ${describeError(report.error)}`, { proxy: report.key });
       },
     );
+    const publishSidecar = options.onCompiled;
+    this.#sidecars = options.sidecars && publishSidecar
+      ? new SidecarController({
+          inputs: () => this.#source.inputs(),
+          generation: () => this.#source.generation,
+          snapshot: () => this.#currentSnapshot(),
+          gatewayKeys: () => new Set(this.#source.gatewayDeployments().map(keyOf)),
+          publish: publishSidecar,
+          compileOptions: options.compileOptions,
+          queue: { quietMs: options.debounceMs, maxDelayMs: options.debounceMaxMs, concurrency: options.concurrency },
+          logger: options.logger,
+          metrics: options.metrics,
+        })
+      : undefined;
     this.#source = new KubeSource(this.#rest, options.kubeConfig, {
       onChange: (change) => this.#onChange(change),
       onSynced: () => this.#onSynced(),
@@ -140,14 +158,16 @@ export class Operator {
   }
 
   /** Resolves when no reconcile is waiting or running (tests and benchmarks). */
-  drained(): Promise<void> {
-    return this.#queue.drained();
+  async drained(): Promise<void> {
+    await this.#queue.drained();
+    await this.#sidecars?.drained();
   }
 
   async stop(): Promise<void> {
     if (this.#recheck) clearInterval(this.#recheck);
     await this.#source.stop();
     await this.#queue.shutDown();
+    await this.#sidecars?.stop();
   }
 
   #onSynced(): void {
@@ -157,11 +177,13 @@ export class Operator {
     this.#log.info(`informers synced: ${deployments.length} gateway proxies (${deployments.map(keyOf).join(", ") || "none"})`);
     for (const deployment of deployments) this.#add(keyOf(deployment));
     this.#add(STATUS_KEY);
+    this.#sidecars?.resync();
   }
 
   #onChange(change: SourceChange): void {
     this.#log.debug(`${change.type} ${change.kind} ${change.namespace}/${change.name}`, { resource: `${change.kind}/${change.namespace}/${change.name}` });
     if (!this.#synced) return;
+    this.#sidecars?.resync();
     if (change.kind === "Deployment") {
       this.#add(`${change.namespace}/${change.name}`);
       return;

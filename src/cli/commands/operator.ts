@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import { InvalidArgumentError } from "commander";
 import type { Command } from "commander";
 import { KubeConfig } from "@kubernetes/client-node";
-import { serve } from "../../controllers/http-server.js";
+import { parseAddress, serve } from "../../controllers/http-server.js";
 import { createLogger, logLevels } from "../../controllers/log.js";
 import type { LogFormat, LogLevel } from "../../controllers/log.js";
 import { OperatorMetrics } from "../../controllers/metrics.js";
@@ -45,6 +45,7 @@ interface OperatorCommandOptions {
   gatewayMode: GatewayMode;
   xdsProxyAddress?: string;
   agentSocket: string;
+  sidecarDiscoveryAddress?: string;
 }
 
 /**
@@ -90,6 +91,19 @@ export function loadKubeConfig(path: string | undefined): { config: KubeConfig; 
   config.loadFromDefault();
   if (!config.getCurrentCluster()) throw new Error("no kubeconfig: pass --kubeconfig, set $KUBECONFIG, or run in a pod");
   return { config, from: process.env.KUBECONFIG ? `$KUBECONFIG (${process.env.KUBECONFIG})` : "~/.kube/config" };
+}
+
+/** Where injected proxies find ADS: the flag, else where gateway pods find it (--xds-proxy-address) when ADS is on. */
+function sidecarDiscovery(options: OperatorCommandOptions): { host: string; port: number } | undefined {
+  const given = options.sidecarDiscoveryAddress;
+  if (given === "off") return undefined;
+  if (given !== undefined) {
+    const parsed = parseAddress(given);
+    if (parsed.host === "0.0.0.0" || parsed.host === "") throw new InvalidArgumentError(`--sidecar-discovery-address ${given}: name the host proxies dial`);
+    return parsed;
+  }
+  const proxies = options.xdsProxyAddress ?? xdsProxyAddress(options.xdsAddress, options.namespace);
+  return proxies === undefined ? undefined : parseAddress(proxies);
 }
 
 export function registerOperatorCommand(program: Command): void {
@@ -144,6 +158,11 @@ export function registerOperatorCommand(program: Command): void {
     )
     .option("--xds-proxy-address <host:port>", "ads mode: the operator's ADS as gateway pods reach it (default: the --xds-address host, or pilotfish.<namespace>.svc:<port> for a wildcard one)")
     .option("--agent-socket <path>", "agent mode: the agent's Unix socket in the pod (an emptyDir both containers mount)", defaultAgentSocket)
+    .option(
+      "--sidecar-discovery-address <host:port>",
+      "where injected sidecars reach this operator's ADS (their bootstrap's xds-grpc cluster), or off for the static passthrough bootstrap; " +
+        "default with --xds-address: the --xds-proxy-address (the --xds-address host, or pilotfish.<namespace>.svc:<port> for a wildcard one), without: off",
+    )
     .action(async (options: OperatorCommandOptions) => {
       const logger = createLogger(options.logLevel, options.logFormat);
       const proxyXdsAddress = options.xdsProxyAddress ?? xdsProxyAddress(options.xdsAddress, options.namespace);
@@ -159,6 +178,7 @@ export function registerOperatorCommand(program: Command): void {
         options.xdsAddress === "off"
           ? undefined
           : await startXds({ address: options.xdsAddress, plaintext: options.xdsPlaintext === true, debugAddress: options.xdsDebugAddr, logger });
+      const discovery = sidecarDiscovery(options);
       const operator = new Operator({
         kubeConfig: config,
         proxyConfigDir: options.proxyConfigDir.replace(/\/+$/, "") || "/",
@@ -175,6 +195,7 @@ export function registerOperatorCommand(program: Command): void {
         logger,
         metrics,
         onCompiled: xds?.onCompiled,
+        sidecars: xds !== undefined,
       });
       logger.info(
         `pilotfish operator watching ${operator.server} (kubeconfig: ${from}) in all namespaces: ${Operator.watches().join(", ")}; ` +
@@ -197,7 +218,12 @@ export function registerOperatorCommand(program: Command): void {
           namespace: options.namespace,
           address: options.webhookAddr,
           certHosts: options.webhookCertHosts ? options.webhookCertHosts.split(",").map((host) => host.trim()).filter(Boolean) : defaultCertHosts(options.namespace),
-          injection: { ...defaultInjectionSettings, proxyImage: options.proxyImage, proxyInitImage: options.proxyInitImage },
+          injection: {
+            ...defaultInjectionSettings,
+            proxyImage: options.proxyImage,
+            proxyInitImage: options.proxyInitImage,
+            ...(discovery ? { discovery } : {}),
+          },
           logger,
           registry: metrics.registry,
         });

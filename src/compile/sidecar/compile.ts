@@ -1,5 +1,5 @@
 /**
- * compileSidecar: (snapshot, sidecar proxy, visible services) → Envoy resources for an injected
+ * compileSidecar: (snapshot, sidecar proxy, services) → Envoy resources for an injected
  * istio-proxy, with Istio's names (docs/injection.md, "Sidecar config"). Pure and deterministic.
  *
  * Outbound (what the app calls, captured to 15001):
@@ -20,9 +20,11 @@
  * - clusters `inbound|<port>||`: original destination, bound to 127.0.0.6 (the capture rules let
  *   that source through to the app).
  *
- * Not yet: TCP/TLS VirtualService routes for mesh traffic, exportTo/Sidecar-resource scoping
- * (every given service is visible), protocol sniffing of unnamed ports (they are TCP here),
- * headless services, mTLS between sidecars.
+ * Scope: a sidecar sees the services its namespace can see (`serviceVisibleTo`: the Service's
+ * `networking.istio.io/exportTo` annotation, Istio's) and the VirtualServices exported to it.
+ *
+ * Not yet: TCP/TLS VirtualService routes for mesh traffic, the Sidecar resource, protocol
+ * sniffing of unnamed ports (they are TCP here), headless services, mTLS between sidecars.
  */
 import { byName } from "../../envoy/resources.js";
 import type { EnvoyJson, EnvoyResource } from "../../envoy/resources.js";
@@ -94,6 +96,22 @@ function domains(service: Service, port: number, proxyNamespace: string): string
   return names.flatMap((host) => [host, `${host}:${port}`]);
 }
 
+const exportToAnnotation = "networking.istio.io/exportTo";
+
+/**
+ * Istio's service visibility: the `networking.istio.io/exportTo` annotation (comma-separated;
+ * `*` everyone, `.` the service's own namespace, `~` nobody, else namespace names); absent is `*`.
+ */
+export function serviceVisibleTo(service: Service, proxyNamespace: string): boolean {
+  const value = service.metadata.annotations?.[exportToAnnotation];
+  if (value === undefined || value.trim() === "") return true;
+  const ns = namespaceOf(service);
+  return value
+    .split(",")
+    .map((target) => target.trim())
+    .some((target) => target === "*" || target === proxyNamespace || (target === "." && ns === proxyNamespace));
+}
+
 function meshBound(virtualService: VirtualService): boolean {
   const gateways = virtualService.spec.gateways ?? [];
   return gateways.length === 0 || gateways.includes("mesh");
@@ -111,7 +129,8 @@ function outbound(snapshot: Snapshot, proxy: SidecarProxy, services: readonly Se
   const mesh = meshConfig(options);
   const virtualServices = snapshot.virtualServices.filter((vs) => meshBound(vs) && visibleTo(vs, proxy.namespace));
   const httpPorts = new Map<number, Service[]>();
-  for (const service of [...services].sort((a, b) => (fqdn(a) < fqdn(b) ? -1 : fqdn(a) > fqdn(b) ? 1 : 0))) {
+  const visible = services.filter((service) => serviceVisibleTo(service, proxy.namespace));
+  for (const service of [...visible].sort((a, b) => (fqdn(a) < fqdn(b) ? -1 : fqdn(a) > fqdn(b) ? 1 : 0))) {
     const ip = service.spec?.clusterIP;
     if (!ip || ip === "None") continue; // headless: not built yet
     for (const port of service.spec?.ports ?? []) {

@@ -74,8 +74,24 @@ function adminRouteListener(name: string, port: number, routes: EnvoyJson[]): En
 
 const toAdmin = (path: string, rewrite: string): EnvoyJson => ({ match: { path }, route: { cluster: "pilotfish-admin", prefix_rewrite: rewrite } });
 
-export function passthroughBootstrap(): EnvoyJson {
+/** 15021 `/healthz/ready` → admin `/ready`; 15090 and 15020 `/stats/prometheus` → admin. */
+function statusListeners(): EnvoyJson[] {
   const prometheus = [toAdmin("/stats/prometheus", "/stats/prometheus")];
+  return [
+    adminRouteListener("status", statusPort, [toAdmin("/healthz/ready", "/ready")]),
+    adminRouteListener("prometheus", envoyPrometheusPort, prometheus),
+    adminRouteListener("agent-prometheus", agentPrometheusPort, prometheus),
+  ];
+}
+
+const adminCluster: EnvoyJson = {
+  name: "pilotfish-admin",
+  type: "STATIC",
+  connect_timeout: "1s",
+  load_assignment: { cluster_name: "pilotfish-admin", endpoints: [{ lb_endpoints: [{ endpoint: { address: address("127.0.0.1", adminPort) } }] }] },
+};
+
+export function passthroughBootstrap(): EnvoyJson {
   return {
     node: { id: "sidecar", cluster: "sidecar" },
     admin: { address: address("127.0.0.1", adminPort) },
@@ -83,9 +99,7 @@ export function passthroughBootstrap(): EnvoyJson {
       listeners: [
         passthroughListener("virtualOutbound", 15001, "PassthroughCluster"),
         passthroughListener("virtualInbound", 15006, "InboundPassthroughCluster"),
-        adminRouteListener("status", statusPort, [toAdmin("/healthz/ready", "/ready")]),
-        adminRouteListener("prometheus", envoyPrometheusPort, prometheus),
-        adminRouteListener("agent-prometheus", agentPrometheusPort, prometheus),
+        ...statusListeners(),
       ],
       clusters: [
         { name: "PassthroughCluster", type: "ORIGINAL_DST", lb_policy: "CLUSTER_PROVIDED", connect_timeout: "10s" },
@@ -96,11 +110,76 @@ export function passthroughBootstrap(): EnvoyJson {
           connect_timeout: "10s",
           upstream_bind_config: { source_address: { address: inboundPassthroughSource, port_value: 0 } },
         },
+        adminCluster,
+      ],
+    },
+  };
+}
+
+/** Where injected proxies reach the operator's ADS server (`--sidecar-discovery-address`). */
+export interface DiscoveryAddress {
+  host: string;
+  port: number;
+}
+
+/**
+ * References to the istio-proxy container's env, expanded by the kubelet (`$(VAR)` in args):
+ * the pod's name and IP are unknown when the webhook renders the bootstrap (generateName,
+ * no IP yet), so the bootstrap is one string for every pod and the kubelet fills these in.
+ */
+const fromEnv = (name: string): string => `$(${name})`;
+
+/**
+ * The injected proxy's bootstrap when the operator serves ADS: everything but the status
+ * listeners comes from the operator (`sidecar` node, Istio's node id
+ * `sidecar~<ip>~<pod>.<ns>~<ns>.svc.cluster.local`, metadata NAMESPACE and WORKLOAD_NAME: the
+ * proxy key `<ns>/<workload>`, src/xds/node.ts). LDS and CDS wait for the first response
+ * (`initial_fetch_timeout: 0s`): Envoy stays un-initialised, so `/healthz/ready` fails and the
+ * pod is not Ready until its config has arrived — as Istio's sidecar waits for istiod.
+ * The ADS connection comes from uid 1337, which istio-init's rules never capture.
+ */
+export function adsSidecarBootstrap(discovery: DiscoveryAddress): EnvoyJson {
+  const isIp = /^\d{1,3}(\.\d{1,3}){3}$/.test(discovery.host) || discovery.host.includes(":");
+  const configSource = { ads: {}, resource_api_version: "V3", initial_fetch_timeout: "0s" };
+  return {
+    node: {
+      id: `sidecar~${fromEnv("INSTANCE_IP")}~${fromEnv("POD_NAME")}.${fromEnv("POD_NAMESPACE")}~${fromEnv("POD_NAMESPACE")}.svc.cluster.local`,
+      cluster: `${fromEnv("ISTIO_META_WORKLOAD_NAME")}.${fromEnv("POD_NAMESPACE")}`,
+      metadata: {
+        NAMESPACE: fromEnv("POD_NAMESPACE"),
+        WORKLOAD_NAME: fromEnv("ISTIO_META_WORKLOAD_NAME"),
+        INSTANCE_IPS: fromEnv("INSTANCE_IP"),
+        SERVICE_ACCOUNT: fromEnv("SERVICE_ACCOUNT"),
+        CLUSTER_ID: fromEnv("ISTIO_META_CLUSTER_ID"),
+        MESH_ID: fromEnv("ISTIO_META_MESH_ID"),
+        INTERCEPTION_MODE: "REDIRECT",
+      },
+    },
+    admin: { address: address("127.0.0.1", adminPort) },
+    dynamic_resources: {
+      ads_config: {
+        api_type: "GRPC",
+        transport_api_version: "V3",
+        grpc_services: [{ envoy_grpc: { cluster_name: "xds-grpc" } }],
+        set_node_on_first_message_only: true,
+      },
+      lds_config: configSource,
+      cds_config: configSource,
+    },
+    static_resources: {
+      listeners: statusListeners(),
+      clusters: [
+        adminCluster,
         {
-          name: "pilotfish-admin",
-          type: "STATIC",
+          name: "xds-grpc",
+          type: isIp ? "STATIC" : "LOGICAL_DNS",
           connect_timeout: "1s",
-          load_assignment: { cluster_name: "pilotfish-admin", endpoints: [{ lb_endpoints: [{ endpoint: { address: address("127.0.0.1", adminPort) } }] }] },
+          load_assignment: { cluster_name: "xds-grpc", endpoints: [{ lb_endpoints: [{ endpoint: { address: address(discovery.host, discovery.port) } }] }] },
+          typed_extension_protocol_options: {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": typed("envoy.extensions.upstreams.http.v3.HttpProtocolOptions", {
+              explicit_http_config: { http2_protocol_options: {} },
+            }),
+          },
         },
       ],
     },

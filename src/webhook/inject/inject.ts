@@ -9,7 +9,8 @@
  */
 import jsonpatch from "fast-json-patch";
 import type { Operation } from "fast-json-patch";
-import { passthroughBootstrap, statusPort, envoyPrometheusPort, agentPrometheusPort } from "./bootstrap.js";
+import { adsSidecarBootstrap, passthroughBootstrap, statusPort, envoyPrometheusPort, agentPrometheusPort } from "./bootstrap.js";
+import type { DiscoveryAddress } from "./bootstrap.js";
 import { captureRules, defaultCapture, istioIptablesArgs, parseCidrs, parsePorts } from "./iptables.js";
 import type { CaptureSettings } from "./iptables.js";
 
@@ -24,6 +25,11 @@ export interface InjectionSettings {
   clusterId: string;
   meshId: string;
   trustDomain: string;
+  /**
+   * The operator's ADS server as injected proxies reach it: their bootstrap takes all config from
+   * there (compiled per workload). Absent: the static passthrough bootstrap.
+   */
+  discovery?: DiscoveryAddress;
 }
 
 export const defaultInjectionSettings: InjectionSettings = {
@@ -170,6 +176,18 @@ function podPorts(containers: JsonObject[]): string {
 const fieldEnv = (name: string, fieldPath: string): Json => ({ name, valueFrom: { fieldRef: { apiVersion: "v1", fieldPath } } });
 const resourceEnv = (name: string, resource: string): Json => ({ name, valueFrom: { resourceFieldRef: { divisor: "0", resource } } });
 
+/** The bootstrap is the same for every pod of one settings object: rendered once. */
+const renderedBootstraps = new WeakMap<InjectionSettings, string>();
+
+function bootstrapArg(settings: InjectionSettings): string {
+  let rendered = renderedBootstraps.get(settings);
+  if (rendered === undefined) {
+    rendered = JSON.stringify(settings.discovery ? adsSidecarBootstrap(settings.discovery) : passthroughBootstrap());
+    renderedBootstraps.set(settings, rendered);
+  }
+  return rendered;
+}
+
 export interface Injected {
   pod: JsonObject;
   patch: Operation[];
@@ -222,7 +240,7 @@ export function injectPod(original: JsonObject, namespace: string, settings: Inj
     image: settings.proxyImage,
     imagePullPolicy: "IfNotPresent",
     // Access log lines reach `kubectl logs` within a second (Envoy's default flush is every 10 s).
-    args: ["--config-yaml", JSON.stringify(passthroughBootstrap()), "--disable-hot-restart", "--log-level", "warning", "--drain-time-s", "5", "--file-flush-interval-msec", "1000"],
+    args: ["--config-yaml", bootstrapArg(settings), "--disable-hot-restart", "--log-level", "warning", "--drain-time-s", "5", "--file-flush-interval-msec", "1000"],
     env: [
       fieldEnv("POD_NAME", "metadata.name"),
       fieldEnv("POD_NAMESPACE", "metadata.namespace"),

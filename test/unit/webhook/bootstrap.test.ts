@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { passthroughBootstrap } from "../../../src/webhook/inject/bootstrap.js";
+import { adsSidecarBootstrap, passthroughBootstrap } from "../../../src/webhook/inject/bootstrap.js";
 import { validateEnvoyConfig } from "../../support/envoy.js";
 
 describe("the injected proxy's passthrough bootstrap", () => {
@@ -13,5 +13,35 @@ describe("the injected proxy's passthrough bootstrap", () => {
     const resources = passthroughBootstrap().static_resources as { listeners: Array<{ name: string; address: { socket_address: { port_value: number } } }>; clusters: Array<{ name: string }> };
     assert.deepEqual(resources.listeners.map((l) => [l.name, l.address.socket_address.port_value]), [["virtualOutbound", 15001], ["virtualInbound", 15006], ["status", 15021], ["prometheus", 15090], ["agent-prometheus", 15020]]);
     assert.deepEqual(resources.clusters.map((c) => c.name), ["PassthroughCluster", "InboundPassthroughCluster", "pilotfish-admin"]);
+  });
+});
+
+describe("the injected proxy's ADS bootstrap", () => {
+  const bootstrap = adsSidecarBootstrap({ host: "198.19.127.1", port: 15010 });
+
+  it("passes envoy --mode validate (by IP and by DNS name)", async () => {
+    for (const config of [bootstrap, adsSidecarBootstrap({ host: "pilotfish.istio-system.svc", port: 15012 })]) {
+      const result = await validateEnvoyConfig(config);
+      assert.ok(result.ok, result.output);
+    }
+  });
+
+  it("names the proxy key through the kubelet's $(VAR) expansion, and uses no other $", () => {
+    const node = bootstrap.node as { id: string; metadata: Record<string, string> };
+    assert.equal(node.id, "sidecar~$(INSTANCE_IP)~$(POD_NAME).$(POD_NAMESPACE)~$(POD_NAMESPACE).svc.cluster.local");
+    assert.equal(node.metadata.NAMESPACE, "$(POD_NAMESPACE)");
+    assert.equal(node.metadata.WORKLOAD_NAME, "$(ISTIO_META_WORKLOAD_NAME)");
+    const references = JSON.stringify(bootstrap).match(/\$[^(]|\$\([^)]*\)/g) ?? [];
+    const env = new Set(["INSTANCE_IP", "POD_NAME", "POD_NAMESPACE", "ISTIO_META_WORKLOAD_NAME", "SERVICE_ACCOUNT", "ISTIO_META_CLUSTER_ID", "ISTIO_META_MESH_ID"]);
+    for (const reference of references) assert.ok(env.has(reference.slice(2, -1)), `${reference} is an env var of istio-proxy`);
+  });
+
+  it("waits for the first LDS and CDS response (not ready until config arrives) and keeps the status listeners static", () => {
+    const dynamic = bootstrap.dynamic_resources as { lds_config: { initial_fetch_timeout: string }; cds_config: { initial_fetch_timeout: string } };
+    assert.equal(dynamic.lds_config.initial_fetch_timeout, "0s");
+    assert.equal(dynamic.cds_config.initial_fetch_timeout, "0s");
+    const resources = bootstrap.static_resources as { listeners: Array<{ name: string }>; clusters: Array<{ name: string; type: string }> };
+    assert.deepEqual(resources.listeners.map((l) => l.name), ["status", "prometheus", "agent-prometheus"]);
+    assert.deepEqual(resources.clusters.map((c) => [c.name, c.type]), [["pilotfish-admin", "STATIC"], ["xds-grpc", "STATIC"]]);
   });
 });

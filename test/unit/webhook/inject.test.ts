@@ -158,6 +158,20 @@ describe("injectPod", () => {
     assert.match(String(init.ISTIO_IPTABLES_RULES), /-A ISTIO_INBOUND -p tcp -m tcp --dport 9000 -j RETURN/);
   });
 
+  it("with discovery settings, istio-proxy's bootstrap takes its config over ADS from there (and is the same string for every pod)", () => {
+    const settings = { ...defaultInjectionSettings, discovery: { host: "198.19.127.1", port: 15010 } };
+    const first = containers(injectPod(deploymentPod(), "default", settings).pod, "containers")[1];
+    const second = containers(injectPod(deploymentPod({ labels: { app: "other" } }), "default", settings).pod, "containers")[1];
+    const yaml = first?.args?.[first.args.indexOf("--config-yaml") + 1] ?? "";
+    const bootstrap = JSON.parse(yaml) as { node: { metadata: Record<string, string> }; dynamic_resources?: unknown; static_resources: { clusters: Array<{ name: string; load_assignment?: unknown }> } };
+    assert.ok(bootstrap.dynamic_resources, "LDS/CDS over ADS");
+    assert.equal(bootstrap.node.metadata.WORKLOAD_NAME, "$(ISTIO_META_WORKLOAD_NAME)", "the kubelet expands the workload name the env carries");
+    assert.match(JSON.stringify(bootstrap.static_resources.clusters.find((c) => c.name === "xds-grpc")), /198\.19\.127\.1.*15010/);
+    assert.equal(second?.args?.[second.args.indexOf("--config-yaml") + 1], yaml);
+    const passthrough = containers(injectPod(deploymentPod(), "default", defaultInjectionSettings).pod, "containers")[1];
+    assert.equal((JSON.parse(passthrough?.args?.[1] ?? "{}") as { dynamic_resources?: unknown }).dynamic_resources, undefined, "without discovery: the static passthrough");
+  });
+
   it("names a bare pod as its own workload", () => {
     const bare: JsonObject = { apiVersion: "v1", kind: "Pod", metadata: { name: "solo", labels: { app: "solo" } }, spec: { containers: [{ name: "c", image: "i" }] } };
     const vars = env(containers(injectPod(bare, "ns1", defaultInjectionSettings).pod, "containers")[1]);
