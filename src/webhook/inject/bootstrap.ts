@@ -160,7 +160,8 @@ export function adsSidecarBootstrap(discovery: DiscoveryAddress): EnvoyJson {
       ads_config: {
         api_type: "GRPC",
         transport_api_version: "V3",
-        grpc_services: [{ envoy_grpc: { cluster_name: "xds-grpc" } }],
+        // Reconnect within seconds when the operator comes back (Envoy's default backs off to 30 s).
+        grpc_services: [{ envoy_grpc: { cluster_name: "xds-grpc", retry_policy: { retry_back_off: { base_interval: "0.5s", max_interval: "4s" } } } }],
         set_node_on_first_message_only: true,
       },
       lds_config: configSource,

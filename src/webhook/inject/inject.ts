@@ -90,16 +90,16 @@ interface InjectionStatus {
   revision: string;
 }
 
-/** Removes exactly what an earlier injection recorded (Istio's stripPod). */
-function strip(pod: JsonObject): void {
+/** Removes exactly what an earlier injection recorded (Istio's stripPod); true when there was one. */
+function strip(pod: JsonObject): boolean {
   const metadata = object(pod.metadata);
   const recorded = str(object(metadata.annotations)[annotations.status]);
-  if (!recorded) return;
+  if (!recorded) return false;
   let status: Partial<InjectionStatus>;
   try {
     status = JSON.parse(recorded) as Partial<InjectionStatus>;
   } catch {
-    return;
+    return true;
   }
   const spec = object(pod.spec);
   const without = (list: Json | undefined, names: string[] | undefined): Json[] =>
@@ -110,6 +110,7 @@ function strip(pod: JsonObject): void {
     if (kept.length > 0) spec[field] = kept;
     else delete spec[field];
   }
+  return true;
 }
 
 function quantity(pod: JsonObject, annotation: string, fallback: string): string {
@@ -176,6 +177,20 @@ function podPorts(containers: JsonObject[]): string {
 const fieldEnv = (name: string, fieldPath: string): Json => ({ name, valueFrom: { fieldRef: { apiVersion: "v1", fieldPath } } });
 const resourceEnv = (name: string, resource: string): Json => ({ name, valueFrom: { resourceFieldRef: { divisor: "0", resource } } });
 
+/** Most pods share the default capture settings: their rules are rendered once (a few annotated variants are kept too). */
+const renderedCaptures = new Map<string, { args: string; rules: string }>();
+
+function renderedCapture(traffic: CaptureSettings): { args: string; rules: string } {
+  const key = JSON.stringify(traffic);
+  let rendered = renderedCaptures.get(key);
+  if (rendered === undefined) {
+    rendered = { args: istioIptablesArgs(traffic).map((arg) => (arg === "" || arg === "*" ? `'${arg}'` : arg)).join(" "), rules: captureRules(traffic) };
+    if (renderedCaptures.size >= 64) renderedCaptures.clear();
+    renderedCaptures.set(key, rendered);
+  }
+  return rendered;
+}
+
 /** The bootstrap is the same for every pod of one settings object: rendered once. */
 const renderedBootstraps = new WeakMap<InjectionSettings, string>();
 
@@ -195,10 +210,10 @@ export interface Injected {
 
 /** The injected pod and the patch that turns `original` into it. `namespace` is the request's. */
 export function injectPod(original: JsonObject, namespace: string, settings: InjectionSettings): Injected {
-  const pod = structuredClone(original);
-  strip(pod);
-  pod.metadata = object(pod.metadata);
-  pod.spec = object(pod.spec);
+  // Shallow copies are enough: only pod, metadata and spec get new members; everything below
+  // them that changes (containers lists, labels, annotations) is replaced, never mutated.
+  const pod: JsonObject = { ...original, metadata: { ...object(original.metadata) }, spec: { ...object(original.spec) } };
+  const reinjected = strip(pod);
   const metadata = pod.metadata;
   const spec = pod.spec;
   const appContainers = array(spec.containers).map(object);
@@ -206,7 +221,7 @@ export function injectPod(original: JsonObject, namespace: string, settings: Inj
     requests: { cpu: quantity(pod, annotations.proxyCpu, defaultResources.requests.cpu), memory: quantity(pod, annotations.proxyMemory, defaultResources.requests.memory) },
     limits: { cpu: quantity(pod, annotations.proxyCpuLimit, defaultResources.limits.cpu), memory: quantity(pod, annotations.proxyMemoryLimit, defaultResources.limits.memory) },
   };
-  const traffic = capture(pod);
+  const rendered = renderedCapture(capture(pod));
   const { name: workloadName, owner } = workload(pod, namespace);
   const labels = object(metadata.labels);
   const names = canonical(labels, workloadName);
@@ -219,8 +234,8 @@ export function injectPod(original: JsonObject, namespace: string, settings: Inj
     // iptables-save prints the result to the container's log (kubectl logs -c istio-init).
     command: ["/bin/sh", "-c", 'printf "%s" "$ISTIO_IPTABLES_RULES" | iptables-restore && iptables-save -t nat'],
     env: [
-      { name: "ISTIO_IPTABLES_ARGS", value: istioIptablesArgs(traffic).map((arg) => (arg === "" || arg === "*" ? `'${arg}'` : arg)).join(" ") },
-      { name: "ISTIO_IPTABLES_RULES", value: captureRules(traffic) },
+      { name: "ISTIO_IPTABLES_ARGS", value: rendered.args },
+      { name: "ISTIO_IPTABLES_RULES", value: rendered.rules },
     ],
     resources,
     securityContext: {
@@ -319,5 +334,39 @@ export function injectPod(original: JsonObject, namespace: string, settings: Inj
     "prometheus.io/scrape": str(given["prometheus.io/scrape"]) ?? "true",
     [annotations.status]: JSON.stringify(status),
   };
-  return { pod, patch: jsonpatch.compare(original, pod) };
+  // A first injection only appends and sets members, so its patch is written directly (the
+  // profile's biggest cost was compare's deep clones); a re-injection (strip removed things) is
+  // diffed in full. Both turn the original into `pod` exactly (tested).
+  return { pod, patch: reinjected ? jsonpatch.compare(original, pod) : appendedPatch(original, pod) };
+}
+
+/** `add` of a list's new tail items, or of the whole list when the original has none. */
+function appendOps(path: string, before: Json | undefined, after: Json[]): Operation[] {
+  if (!Array.isArray(before)) return [{ op: "add", path, value: after }];
+  return after.slice(before.length).map((value) => ({ op: "add", path: `${path}/-`, value }));
+}
+
+/** `add` (which replaces an existing member) of every member that is new or different. */
+function memberOps(path: string, before: Json | undefined, after: JsonObject): Operation[] {
+  if (before === null || typeof before !== "object" || Array.isArray(before)) return [{ op: "add", path, value: after }];
+  return Object.entries(after)
+    .filter(([key, value]) => before[key] !== value)
+    .map(([key, value]) => ({ op: "add", path: `${path}/${jsonpatch.escapePathComponent(key)}`, value }));
+}
+
+/** The patch of a first injection: what injectPod appended to the spec's lists and set in labels/annotations. */
+function appendedPatch(original: JsonObject, pod: JsonObject): Operation[] {
+  const before = { metadata: object(original.metadata), spec: object(original.spec) };
+  const after = { metadata: object(pod.metadata), spec: object(pod.spec) };
+  const ops: Operation[] = [];
+  if (original.metadata === undefined) ops.push({ op: "add", path: "/metadata", value: after.metadata });
+  else {
+    ops.push(...memberOps("/metadata/labels", before.metadata.labels, object(after.metadata.labels)));
+    ops.push(...memberOps("/metadata/annotations", before.metadata.annotations, object(after.metadata.annotations)));
+  }
+  if (original.spec === undefined) ops.push({ op: "add", path: "/spec", value: after.spec });
+  else {
+    for (const field of ["initContainers", "containers", "volumes"] as const) ops.push(...appendOps(`/spec/${field}`, before.spec[field], array(after.spec[field])));
+  }
+  return ops;
 }

@@ -158,6 +158,22 @@ describe("injectPod", () => {
     assert.match(String(init.ISTIO_IPTABLES_RULES), /-A ISTIO_INBOUND -p tcp -m tcp --dport 9000 -j RETURN/);
   });
 
+  it("writes a first injection's patch directly, and it is exact: the same pod as a full diff gives, for every shape of pod", () => {
+    const shapes: JsonObject[] = [
+      deploymentPod(),
+      deploymentPod({ labels: { "security.istio.io/tlsMode": "istio", "a/b~c": "x" }, annotations: { "prometheus.io/scrape": "false" } }),
+      deploymentPod({ spec: { initContainers: [], volumes: [] } }),
+      deploymentPod({ spec: { initContainers: [{ name: "one", image: "x" }, { name: "two", image: "y" }], volumes: [{ name: "v", emptyDir: {} }] } }),
+      { apiVersion: "v1", kind: "Pod", metadata: { name: "bare" }, spec: { containers: [{ name: "c", image: "i" }] } },
+    ];
+    for (const shape of shapes) {
+      const { pod: injected, patch } = injectPod(shape, "default", defaultInjectionSettings);
+      assert.deepEqual(applied(shape, patch), injected);
+      assert.deepEqual(applied(shape, patch), applied(shape, jsonpatch.compare(shape, injected)));
+      assert.ok(patch.every((op) => op.op === "add"), "only adds");
+    }
+  });
+
   it("with discovery settings, istio-proxy's bootstrap takes its config over ADS from there (and is the same string for every pod)", () => {
     const settings = { ...defaultInjectionSettings, discovery: { host: "198.19.127.1", port: 15010 } };
     const first = containers(injectPod(deploymentPod(), "default", settings).pod, "containers")[1];
