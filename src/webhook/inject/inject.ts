@@ -212,10 +212,10 @@ export interface Injected {
 export function injectPod(original: JsonObject, namespace: string, settings: InjectionSettings): Injected {
   // Shallow copies are enough: only pod, metadata and spec get new members; everything below
   // them that changes (containers lists, labels, annotations) is replaced, never mutated.
-  const pod: JsonObject = { ...original, metadata: { ...object(original.metadata) }, spec: { ...object(original.spec) } };
+  const metadata: JsonObject = { ...object(original.metadata) };
+  const spec: JsonObject = { ...object(original.spec) };
+  const pod: JsonObject = { ...original, metadata, spec };
   const reinjected = strip(pod);
-  const metadata = pod.metadata;
-  const spec = pod.spec;
   const appContainers = array(spec.containers).map(object);
   const resources = {
     requests: { cpu: quantity(pod, annotations.proxyCpu, defaultResources.requests.cpu), memory: quantity(pod, annotations.proxyMemory, defaultResources.requests.memory) },
