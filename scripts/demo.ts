@@ -1,219 +1,167 @@
 /**
- * `make demo`: the coolstore example end to end on one machine, no Kubernetes.
+ * `make demo`: `pilotfish run` on examples/coolstore, with local upstreams standing in for the
+ * pods, on one machine, no Kubernetes.
  *
- * 1. generates a CA and a certificate for webapp.istioinaction.io with the project's PKI;
- * 2. starts two local HTTP servers standing in for the webapp and catalog pods;
- * 3. compiles examples/coolstore (plus the generated Secret and EndpointSlices for the local
- *    servers) with pilotfish's gateway compiler, writes the file layout Envoy reads;
- * 4. starts Envoy on it (listeners on 127.0.0.1 only) and prints curl lines that work as
- *    printed; Ctrl-C stops everything and removes the temporary folder.
+ * 1. copies examples/coolstore to a temporary config folder (the demo's edits never touch the
+ *    repository) and adds what a cluster would have: the TLS Secret webapp-credential
+ *    (certificates generated now by the project's PKI, src/pki) and EndpointSlices naming the
+ *    local upstreams;
+ * 2. starts the bench's test upstreams: httpbin-like servers for webapp and catalog, the book's
+ *    tcp-echo, and a TLS server with its own certificate for SNI passthrough;
+ * 3. runs the standalone pipeline (`pilotfish run`: file source → compile → ADS → local Envoy)
+ *    on that folder and prints curl lines that work as printed, and one line that edits a file
+ *    and shows the change live. Ctrl-C stops everything and removes the temporary folder.
  *
- * This is a static compile: editing the example files does not change the running Envoy
- * (live standalone mode comes later). Environment: DEMO_HTTP_PORT (default 8080),
- * DEMO_HTTPS_PORT (8443), ENVOY (path of the envoy binary; default: the bench's, then PATH).
+ * Environment: DEMO_PORT_OFFSET (default 0: listeners on 8080, 8443, 31400, 15443, Istio's
+ * gateway ports), DEMO_ADMIN_PORT (Envoy admin; default 0, any free port), ENVOY (binary; default
+ * the bench's, then PATH).
  */
-import { spawn } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
-import type { Server } from "node:http";
-import { connect } from "node:net";
-import { homedir, tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { dump } from "js-yaml";
-import { compileGateway } from "../src/compile/compile.js";
-import type { Diagnostic } from "../src/compile/output.js";
-import type { GatewayProxy } from "../src/model/proxy.js";
-import { fileBootstrap } from "../src/envoy/bootstrap.js";
-import { fileLayout } from "../src/envoy/layout.js";
-import { parseManifests } from "../src/model/manifests.js";
-import { buildSnapshot } from "../src/model/snapshot.js";
+import { findEnvoy } from "../src/cli/standalone/envoy-binary.js";
+import { listenerTable, startStandalone } from "../src/cli/standalone/runner.js";
+import type { Standalone } from "../src/cli/standalone/runner.js";
 import { createCertificateChainSet } from "../src/pki/index.js";
+import { repoRoot } from "../test/support/paths.js";
+import { startHttpbin, startTcpEcho, startTlsServer } from "../test/support/upstreams/index.js";
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const exampleDir = join(repoRoot, "examples", "coolstore");
 const namespace = "istioinaction";
 const loopback = "127.0.0.1";
 
-function portFromEnv(name: string, fallback: number): number {
+function integerFromEnv(name: string, fallback: number, min: number, max: number): number {
   const text = process.env[name];
   if (!text) return fallback;
-  const port = Number(text);
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`${name}=${text} is not a port number`);
-  return port;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name}=${text}: expected a whole number from ${min} to ${max}`);
+  return value;
 }
 
-function envoyBinary(): string {
-  if (process.env.ENVOY) return process.env.ENVOY;
-  const cache = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
-  const bench = join(process.env.PILOTFISH_BENCH_DIR ?? join(cache, "pilotfish-bench"), "bin", "envoy");
-  return existsSync(bench) ? bench : "envoy";
-}
-
-/** A stand-in pod: answers every request with JSON naming the service and the path. */
-async function startUpstream(service: string): Promise<{ server: Server; port: number }> {
-  const server = createServer((request, response) => {
-    request.resume();
-    response.writeHead(200, { "content-type": "application/json", "x-upstream": service });
-    response.end(`${JSON.stringify({ service, path: request.url, host: request.headers.host })}\n`);
-  });
-  await new Promise<void>((done, fail) => {
-    server.once("error", fail);
-    server.listen(0, loopback, () => done());
-  });
-  const address = server.address();
-  if (!address || typeof address === "string") throw new Error("upstream has no TCP address");
-  return { server, port: address.port };
-}
-
-function endpointSlice(service: string, port: number): string {
-  return dump({
+function endpointSlice(service: string, portName: string, port: number): Record<string, unknown> {
+  return {
     apiVersion: "discovery.k8s.io/v1",
     kind: "EndpointSlice",
-    metadata: { name: `${service}-demo`, namespace, labels: { "kubernetes.io/service-name": service } },
+    metadata: { name: `${service}-local`, namespace, labels: { "kubernetes.io/service-name": service } },
     addressType: "IPv4",
-    ports: [{ name: "http", port }],
+    ports: [{ name: portName, port }],
     endpoints: [{ addresses: [loopback], conditions: { ready: true } }],
-  });
-}
-
-function exampleManifests(): string[] {
-  return readdirSync(exampleDir)
-    .filter((file) => file.endsWith(".yaml"))
-    .sort()
-    .map((file) => readFileSync(join(exampleDir, file), "utf8"));
-}
-
-function printDiagnostics(diagnostics: readonly Diagnostic[]): void {
-  for (const d of diagnostics) console.log(`  ${d.severity}: ${d.kind} ${d.namespace}/${d.name} ${d.field}: ${d.message}`);
+  };
 }
 
 async function main(): Promise<void> {
-  const httpPort = portFromEnv("DEMO_HTTP_PORT", 8080);
-  const httpsPort = portFromEnv("DEMO_HTTPS_PORT", 8443);
+  const portOffset = integerFromEnv("DEMO_PORT_OFFSET", 0, -8000, 30000);
+  const adminPort = integerFromEnv("DEMO_ADMIN_PORT", 0, 0, 65535);
   const workDir = mkdtempSync(join(tmpdir(), "pilotfish-demo-"));
   const configDir = join(workDir, "config");
-  const children: ChildProcess[] = [];
-  const servers: Server[] = [];
+  const closers: (() => Promise<void>)[] = [];
+  let standalone: Standalone | undefined;
   let stopping = false;
-  const stop = (code: number): void => {
+  const stop = async (code: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    for (const child of children) if (child.exitCode === null) child.kill("SIGTERM");
-    for (const server of servers) server.close();
+    await standalone?.stop();
+    for (const close of closers) await close().catch(() => undefined);
     rmSync(workDir, { recursive: true, force: true });
     process.exit(code);
   };
   process.on("SIGINT", () => {
     console.log("\nstopping the demo");
-    stop(0);
+    void stop(0);
   });
-  process.on("SIGTERM", () => stop(0));
+  process.on("SIGTERM", () => void stop(0));
 
   try {
-    const pki = await createCertificateChainSet({ name: "pilotfish demo", serverHosts: ["webapp.istioinaction.io"] });
-    const caFile = join(workDir, "ca-chain.pem");
-    writeFileSync(caFile, pki.server.caChainPem);
+    const envoyPath = findEnvoy(undefined);
+    console.log("generating certificates and starting the local upstreams...");
+    const webappPki = await createCertificateChainSet({ name: "pilotfish demo", serverHosts: ["webapp.istioinaction.io"] });
+    const sniPki = await createCertificateChainSet({ name: "pilotfish demo passthrough", serverHosts: ["simple-sni-1.istioinaction.io"] });
+    const webappCa = join(workDir, "webapp-ca.pem");
+    const sniCa = join(workDir, "simple-sni-1-ca.pem");
+    writeFileSync(webappCa, webappPki.server.caChainPem);
+    writeFileSync(sniCa, sniPki.server.caChainPem);
 
-    const webapp = await startUpstream("webapp");
-    const catalog = await startUpstream("catalog");
-    servers.push(webapp.server, catalog.server);
+    const webapp = await startHttpbin({ name: "webapp" });
+    closers.push(() => webapp.close());
+    const catalog = await startHttpbin({ name: "catalog" });
+    closers.push(() => catalog.close());
+    const echo = await startTcpEcho({ name: "tcp-echo" });
+    closers.push(() => echo.close());
+    const sni = await startTlsServer({ name: "simple-tls-service-1", cert: sniPki.server.fullChainPem, key: sniPki.server.privateKeyPem });
+    closers.push(() => sni.close());
 
-    const secret = dump(
-      {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { name: "webapp-credential", namespace: "istio-system" },
-        type: "kubernetes.io/tls",
-        stringData: { "tls.crt": pki.server.fullChainPem, "tls.key": pki.server.privateKeyPem },
-      },
-      { lineWidth: -1 },
-    );
-    const manifests = [...exampleManifests(), secret, endpointSlice("webapp", webapp.port), endpointSlice("catalog", catalog.port)];
-    const proxy: GatewayProxy = {
-      name: "istio-ingressgateway",
-      namespace: "istio-system",
-      labels: { istio: "ingressgateway", app: "istio-ingressgateway" },
-      servicePorts: [
-        { name: "http2", port: 80, targetPort: httpPort },
-        { name: "https", port: 443, targetPort: httpsPort },
-      ],
-    };
-    const result = compileGateway(buildSnapshot(parseManifests(manifests, namespace).inputs), proxy);
-    if (result.diagnostics.length > 0) {
-      console.log("pilotfish diagnostics:");
-      printDiagnostics(result.diagnostics);
-    }
-    // Write the files Envoy reads; listeners bind loopback only (the compiler says 0.0.0.0).
     mkdirSync(configDir);
-    for (const file of fileLayout(result.resources, configDir)) {
-      const content = file.name === "lds.yaml" ? file.content.replaceAll("address: 0.0.0.0", `address: ${loopback}`) : file.content;
-      writeFileSync(join(configDir, file.name), content);
-    }
-    const bootstrapPath = join(workDir, "bootstrap.json");
-    writeFileSync(bootstrapPath, JSON.stringify(fileBootstrap(configDir, { adminPort: 0 }), null, 2));
-
-    const envoy = spawn(
-      envoyBinary(),
-      ["-c", bootstrapPath, "--log-level", "error", "--concurrency", "1", "--use-dynamic-base-id", "--base-id-path", join(workDir, "base-id")],
-      { stdio: ["ignore", "inherit", "inherit"] },
-    );
-    children.push(envoy);
-    envoy.on("error", (error) => {
-      console.error(`could not start Envoy (${error.message}); run 'make testenv' or set ENVOY=/path/to/envoy`);
-      stop(1);
-    });
-    envoy.on("exit", (code, signal) => {
-      if (!stopping) {
-        console.error(`Envoy exited (${code ?? signal}); stopping the demo`);
-        stop(1);
-      }
-    });
-    await waitForPort(httpPort, envoy);
-    await waitForPort(httpsPort, envoy);
-
-    const lines = [
-      `curl -si -H 'Host: catalog.istioinaction.io' http://${loopback}:${httpPort}/items   # 200 from catalog (plain HTTP)`,
-      `curl -si --cacert ${caFile} --resolve webapp.istioinaction.io:${httpsPort}:${loopback} https://webapp.istioinaction.io:${httpsPort}/api/catalog   # 200 from webapp over HTTPS (HTTP/2)`,
-      `curl -si -H 'Host: webapp.istioinaction.io' http://${loopback}:${httpPort}/api/catalog   # 301 to https (httpsRedirect)`,
-      `curl -si -H 'Host: unknown.istioinaction.io' http://${loopback}:${httpPort}/   # 404: no VirtualService for this host`,
+    cpSync(exampleDir, configDir, { recursive: true, filter: (source) => !source.endsWith(".md") });
+    const secret = {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "webapp-credential", namespace: "istio-system" },
+      type: "kubernetes.io/tls",
+      stringData: { "tls.crt": webappPki.server.fullChainPem, "tls.key": webappPki.server.privateKeyPem },
+    };
+    writeFileSync(join(configDir, "webapp-credential.yaml"), `# generated by make demo (src/pki); not in the repository\n${dump(secret, { lineWidth: -1 })}`);
+    const slices = [
+      endpointSlice("webapp", "http", webapp.port),
+      endpointSlice("catalog", "http", catalog.port),
+      endpointSlice("tcp-echo", "tcp", echo.port),
+      endpointSlice("simple-tls-service-1", "https", sni.port),
     ];
+    writeFileSync(join(configDir, "local-endpoints.yaml"), `# generated by make demo: the local upstreams standing in for the pods\n${slices.map((s) => dump(s)).join("---\n")}`);
+
+    standalone = await startStandalone({
+      configDir,
+      envoyPath,
+      address: loopback,
+      portOffset,
+      adminPort,
+      xdsAddress: `${loopback}:0`,
+      namespace,
+      debounceMs: 150,
+      envoyLogLevel: "error",
+      info: (line) => console.log(line),
+      problem: (line) => console.error(line),
+    });
+    void standalone.envoyExited.then((reason) => {
+      console.error(`${reason}; stopping the demo`);
+      void stop(1);
+    });
+
+    const http = 8080 + portOffset;
+    const https = 8443 + portOffset;
+    const tcp = 31400 + portOffset;
+    const tls = 15443 + portOffset;
+    const lines = [
+      `curl -si -H 'Host: catalog.istioinaction.io' http://${loopback}:${http}/items   # 200 from catalog (plain HTTP)`,
+      `curl -si --cacert ${webappCa} --resolve webapp.istioinaction.io:${https}:${loopback} https://webapp.istioinaction.io:${https}/api/catalog   # 200 from webapp over HTTPS (HTTP/2, certificate made at start)`,
+      `curl -si -H 'Host: webapp.istioinaction.io' http://${loopback}:${http}/api/catalog   # 301 to https (httpsRedirect)`,
+      `curl -si -H 'Host: unknown.istioinaction.io' http://${loopback}:${http}/   # 404: no VirtualService for this host`,
+      `curl -si --cacert ${sniCa} --resolve simple-sni-1.istioinaction.io:${tls}:${loopback} https://simple-sni-1.istioinaction.io:${tls}/   # 200 from simple-tls-service-1: SNI passthrough, its own certificate`,
+      `python3 -c "import socket; s = socket.create_connection(('${loopback}', ${tcp})); s.sendall(b'hello pilotfish\\n'); s.shutdown(socket.SHUT_WR); print(s.makefile().read())"   # TCP echo: a greeting, then hello pilotfish`,
+    ];
+    const liveEdit = `sed -i 's/host: catalog$/host: webapp/' ${join(configDir, "virtual-services.yaml")} && sleep 2 && curl -s -H 'Host: catalog.istioinaction.io' http://${loopback}:${http}/items   # live edit: catalog.istioinaction.io now answered by webapp`;
     console.log(
       [
         "",
-        "pilotfish demo: examples/coolstore compiled to Envoy config (a static compile; live standalone mode comes later)",
-        `  upstreams: webapp on ${loopback}:${webapp.port}, catalog on ${loopback}:${catalog.port}`,
-        `  Envoy: HTTP on ${loopback}:${httpPort}, HTTPS on ${loopback}:${httpsPort}; config in ${configDir}`,
+        `pilotfish demo: pilotfish run on a copy of examples/coolstore in ${configDir}`,
+        `  upstreams: webapp ${loopback}:${webapp.port}, catalog ${loopback}:${catalog.port}, tcp-echo ${loopback}:${echo.port}, simple-tls-service-1 ${loopback}:${sni.port}`,
+        `  Envoy admin: http://${standalone.adminAddress}`,
+        "  listeners:",
+        ...listenerTable(standalone.listeners).map((line) => `  ${line}`),
         "",
         "Try:",
         ...lines.map((line) => `  ${line}`),
+        "",
+        "Edit the config live (the terminal running the demo prints what changed):",
+        `  ${liveEdit}`,
         "",
         "Ctrl-C stops everything.",
       ].join("\n"),
     );
   } catch (error) {
     console.error(error instanceof Error ? error.message : String(error));
-    stop(1);
+    await stop(1);
   }
-}
-
-/** Waits until Envoy accepts connections on the port (its listeners load after startup). */
-async function waitForPort(port: number, envoy: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (envoy.exitCode !== null) throw new Error("Envoy exited before its listeners came up");
-    const open = await new Promise<boolean>((done) => {
-      const socket = connect({ host: loopback, port }, () => {
-        socket.destroy();
-        done(true);
-      });
-      socket.on("error", () => done(false));
-    });
-    if (open) return;
-    await new Promise((wait) => setTimeout(wait, 100));
-  }
-  throw new Error(`Envoy did not listen on ${loopback}:${port} within 20 s`);
 }
 
 await main();

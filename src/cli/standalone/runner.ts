@@ -179,9 +179,12 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
     };
     child.stdout?.on("data", forward);
     child.stderr?.on("data", forward);
+    // Only an exit pilotfish did not ask for: stop() ending Envoy is not news.
     const envoyExited = new Promise<string>((resolve) => {
       child.once("error", (error) => resolve(`Envoy could not start: ${error.message}`));
-      child.once("exit", (code, signal) => resolve(`Envoy exited (${code ?? signal})`));
+      child.once("exit", (code, signal) => {
+        if (!stopping) resolve(`Envoy exited (${code ?? signal})`);
+      });
     });
     let exitReason: string | undefined;
     void envoyExited.then((reason) => (exitReason = reason));
