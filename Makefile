@@ -62,7 +62,7 @@ test: ## install the bench, then run every test (lint, unit, integration), timin
 
 .PHONY: help deps testenv build generate generate-config lint unit integration e2e images cluster cluster-down test
 
-demo: node_modules ## install Envoy, compile examples/coolstore, start local upstreams and Envoy, print curl lines (Ctrl-C stops)
+demo: node_modules ## pilotfish run on examples/coolstore: local upstreams, local Envoy over ADS, curl lines and a live edit (Ctrl-C stops)
 	bash scripts/testenv.sh envoy
 	npx tsx scripts/demo.ts
 
