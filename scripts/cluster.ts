@@ -19,7 +19,8 @@ if (command === "up") {
     process.stderr.write(`a node is already running in ${dir}: 'make cluster-down' first\n`);
     process.exit(1);
   }
-  const images = buildImages(["pause", "proxy", "test-upstream", "proxy-init"], benchDir());
+  // The operator image too, so `helm install charts/pilotfish` (docs/install.md) runs it on this node.
+  const images = buildImages(["pause", "proxy", "test-upstream", "proxy-init", "operator"], benchDir());
   for (const image of images) process.stderr.write(`[images] ${image.reference} ${image.cached ? "(cached)" : "(built)"}\n`);
   execFileSync("bash", [nodeScript, "up", dir, ...images.map((image) => image.tarball)], { stdio: "inherit" });
   process.stdout.write(
