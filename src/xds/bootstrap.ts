@@ -4,6 +4,7 @@
  * compiled resources name RDS, EDS and SDS with `ads: {}` themselves). The node follows Istio's
  * conventions so the server can tell which gateway it is (node.ts).
  */
+import { istioRuntimeLayers } from "../envoy/bootstrap.js";
 import type { EnvoyJson } from "../envoy/resources.js";
 
 export interface AdsBootstrapOptions {
@@ -29,6 +30,9 @@ export function adsBootstrap(options: AdsBootstrapOptions): EnvoyJson {
       metadata: { NAMESPACE: options.namespace, WORKLOAD_NAME: options.workloadName, LABELS: options.labels ?? {} },
     },
     admin: { address: { socket_address: { address: "127.0.0.1", port_value: options.adminPort } } },
+    // Istio's runtime (RE2 program size 32768), as in the file bootstraps: the validator accepts
+    // regexes up to that size, and without it Envoy NACKs a whole RDS for one `a{1000}`.
+    layered_runtime: { layers: istioRuntimeLayers() },
     dynamic_resources: {
       ads_config: {
         api_type: options.apiType ?? "GRPC",
