@@ -300,10 +300,19 @@ function checkHTTPStatus(out: Findings, path: string, status: number): void {
   if (status < 200 || status > 600) out.error(path, `HTTP status ${status} must be between 200 and 599`);
 }
 
+function isBase64(text: string): boolean {
+  const unpadded = text.replace(/={1,2}$/, "");
+  return /^[A-Za-z0-9+/_-]*$/.test(unpadded) && unpadded.length % 4 !== 1 && (unpadded.length === text.length || text.length % 4 === 0);
+}
+
 /** validation.go validateHTTPDirectResponse. */
 function validateDirectResponse(response: HTTPDirectResponse, path: string, out: Findings): void {
   const body = response.body;
-  if (body) {
+  // protojson decodes `bytes` as standard or URL-safe base64 and refuses anything else, so istiod
+  // drops such a resource; Buffer.from would silently skip the bad characters instead.
+  if (body?.bytes !== undefined && !isBase64(body.bytes)) {
+    out.error(`${path}.body.bytes`, "directResponse body.bytes must be base64 (standard or URL-safe alphabet): encode the body, or use body.string for text");
+  } else if (body) {
     const size = body.string !== undefined ? Buffer.byteLength(body.string, "utf8") : body.bytes !== undefined ? Buffer.from(body.bytes, "base64").length : 0;
     if (size > MIB) out.error(`${path}.body`, `directResponse body is ${size} bytes: it must be at most 1 MiB (large bodies burden the control plane)`);
     else if (size > 100 * KIB) out.warning(`${path}.body`, `directResponse body is ${size} bytes: bodies over 100 KiB may impact control plane performance`);

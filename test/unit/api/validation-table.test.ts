@@ -392,6 +392,10 @@ const parityCases: Case[] = [
   { name: "p1: warmup aggression 0.5", cite: `${CRD} aggression minimum 0; ${V} validateLoadBalancer (> 0)`, resource: lb({ warmup: { duration: "60s", aggression: 0.5, minimumPercent: 10 } }), expect: [] },
   { name: "p1: workloadSelector label value of 64 characters", cite: `${CRD} matchLabels maxLength 63`, resource: dr({ workloadSelector: { matchLabels: { app: "a".repeat(64) } } }), expect: [E("spec.workloadSelector.matchLabels.app")] },
   { name: "p1: directResponse body bytes", cite: `${CRD} HTTPBody.bytes`, resource: direct({ status: 200, body: { bytes: "aGVsbG8=" } }), expect: [] },
+  // protojson refuses bytes that are not base64, so istiod drops the resource (found by test/fixtures/hostile).
+  { name: "p1: directResponse body bytes not base64", cite: `${CRD} HTTPBody.bytes (protojson base64)`, resource: direct({ status: 200, body: { bytes: "%%%not-base64%%%" } }), expect: [E("spec.http[0].directResponse.body.bytes")] },
+  { name: "p1: directResponse body bytes URL-safe, unpadded", cite: `${CRD} HTTPBody.bytes (protojson base64)`, resource: direct({ status: 200, body: { bytes: "_-8" } }), expect: [] },
+  { name: "p1: directResponse body bytes one char too many", cite: `${CRD} HTTPBody.bytes (protojson base64)`, resource: direct({ status: 200, body: { bytes: "aGVsbG8=a" } }), expect: [E("spec.http[0].directResponse.body.bytes")] },
   { name: "p1: sourceNamespace", cite: `${VSGO} validateHTTPRouteMatchRequest`, resource: match({ sourceNamespace: "default" }), expect: [] },
   { name: "p1: sourceNamespace invalid", cite: `${VSGO} validateHTTPRouteMatchRequest`, resource: match({ sourceNamespace: "a.b" }), expect: [E("spec.http[0].match[0].sourceNamespace")] },
 
