@@ -204,7 +204,7 @@ export function buildClusters(
   return out;
 }
 
-/** Does the destination's service exist with that port? (warnings for routes that will 503) */
+/** Does the destination's service exist with that port, and its subset? (warnings for routes that will 503) */
 export function destinationWarnings(snapshot: Snapshot, ref: ClusterRef, virtualService: VirtualService, field: string): Diagnostic[] {
   const service = snapshot.serviceForHost(ref.host);
   if (!service) {
@@ -212,6 +212,11 @@ export function destinationWarnings(snapshot: Snapshot, ref: ClusterRef, virtual
   }
   if (!(service.spec?.ports ?? []).some((port) => port.port === ref.port)) {
     return [diagnostic(virtualService, `${field}.port`, "warning", `service ${ref.host} has no port ${ref.port}; requests routed to it get 503`)];
+  }
+  if (ref.subset && !findSubset(snapshot.destinationRulesForHost(ref.host), ref.subset)) {
+    return [
+      diagnostic(virtualService, `${field}.subset`, "warning", `subset ${ref.subset} of service ${ref.host} not found: no DestinationRule for the host defines it; requests routed to it get 503`),
+    ];
   }
   return [];
 }

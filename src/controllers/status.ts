@@ -87,7 +87,8 @@ function distance(a: string, b: string): number {
 
 const isCredential = (d: Diagnostic): boolean => /credentialName|tls\b|Secret "/.test(`${d.field} ${d.message}`) && d.severity === "error";
 const isSkippedServer = (d: Diagnostic): boolean => /skipping server|server skipped/.test(d.message);
-const isMissingService = (d: Diagnostic): boolean => / not found/.test(d.message) && /service /.test(d.message);
+const isMissingSubset = (d: Diagnostic): boolean => d.field.endsWith(".subset") && / not found/.test(d.message);
+const isMissingService = (d: Diagnostic): boolean => / not found/.test(d.message) && /service /.test(d.message) && !isMissingSubset(d);
 
 /**
  * A clearer message for "service X not found": the host as written, the namespace it was looked
@@ -207,6 +208,9 @@ export function computeStatuses(
       conditions.push(condition("ResolvedRefs", false, "GatewayNotFound", missing.map((ref) => `gateway ${ref} not found`).join("; "), generation));
     } else if (missingServices.length > 0) {
       conditions.push(condition("ResolvedRefs", false, "BackendNotFound", [...new Set(missingServices.map((d) => missingServiceMessage(services, id, d)))].join("; "), generation));
+    } else if (diagnostics.some(isMissingSubset)) {
+      const subsets = diagnostics.filter(isMissingSubset).map((d) => `VirtualService ${namespace}/${name}: ${d.field}: ${d.message}`);
+      conditions.push(condition("ResolvedRefs", false, "BackendNotFound", [...new Set(subsets)].join("; "), generation));
     } else if (credentials.length > 0) {
       conditions.push(condition("ResolvedRefs", false, "InvalidCredential", joinMessages(credentials), generation));
     } else {

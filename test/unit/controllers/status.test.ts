@@ -2,6 +2,8 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { buildSnapshot } from "../../../src/model/snapshot.js";
 import type { Gateway, VirtualService } from "../../../src/model/istio.js";
+import { compileGateway } from "../../../src/compile/compile.js";
+import type { Service } from "../../../src/model/kube.js";
 import { computeStatuses } from "../../../src/controllers/status.js";
 import type { DesiredStatus } from "../../../src/controllers/status.js";
 import { StatusWriter } from "../../../src/controllers/status-writer.js";
@@ -46,6 +48,22 @@ describe("computeStatuses", () => {
     assert.equal(refs?.reason, "BackendNotFound");
     assert.match(refs?.message ?? "", /destination host 'webap' has no Service in namespace shop \(did you mean 'webapp'\?\)/);
     assert.equal(v?.conditions.find((c) => c.type === "Programmed")?.reason, "PublishRefused");
+  });
+
+  // Found by test/fixtures/hostile (references.yaml): a subset no DestinationRule defines 503s,
+  // and the VirtualService said ResolvedRefs=True.
+  test("a destination subset no DestinationRule defines: the compiler warns on the VirtualService, ResolvedRefs=False BackendNotFound", () => {
+    const service = { apiVersion: "v1", kind: "Service", metadata: { name: "webapp", namespace: "shop" }, spec: { ports: [{ name: "http", port: 80, targetPort: 8080 }] } } as unknown as Service;
+    const subsetVs = { ...vs, spec: { hosts: ["a.example"], gateways: ["gw"], http: [{ route: [{ destination: { host: "webapp", subset: "v9" } }] }] } } as unknown as VirtualService;
+    const snapshot = buildSnapshot({ gateways: [gateway], virtualServices: [subsetVs], services: [service] });
+    const proxy = { name: "istio-ingressgateway", namespace: "istio-system", labels: { istio: "ingressgateway" }, servicePorts: [] };
+    const { diagnostics } = compileGateway(snapshot, proxy);
+    const warning = diagnostics.find((d) => d.kind === "VirtualService" && d.field === "spec.http[0].route[0].destination.subset");
+    assert.match(warning?.message ?? "", /subset v9 of service webapp\.shop\.svc\.cluster\.local not found/);
+    const statuses = computeStatuses(snapshot, [{ proxy: "istio-system/istio-ingressgateway", gateways: ["shop/gw"], diagnostics, clusterHosts: new Set() }], [], [{ metadata: { name: "webapp", namespace: "shop" } }]);
+    const refs = statuses.find((s) => s.kind === "VirtualService")?.conditions.find((c) => c.type === "ResolvedRefs");
+    assert.equal(refs?.reason, "BackendNotFound");
+    assert.match(refs?.message ?? "", /destination\.subset: subset v9 .* no DestinationRule for the host defines it/);
   });
 });
 
