@@ -4,6 +4,8 @@ import { registerAnalyzeCommand } from "./commands/analyze.js";
 import { registerCompileCommand } from "./commands/compile.js";
 import { registerExplainCommand } from "./commands/explain.js";
 import { registerOperatorCommand } from "./commands/operator.js";
+import { registerProxyConfigCommand } from "./commands/proxy-config.js";
+import { registerProxyStatusCommand } from "./commands/proxy-status.js";
 import { registerRunCommand } from "./commands/run.js";
 import { readPackageInfo } from "./package-info.js";
 
@@ -25,6 +27,8 @@ export function buildProgram(): Command {
   registerCompileCommand(program);
   registerExplainCommand(program);
   registerOperatorCommand(program);
+  registerProxyConfigCommand(program);
+  registerProxyStatusCommand(program);
   registerRunCommand(program);
   return program;
 }
