@@ -67,7 +67,8 @@ export const valuesSchema = closed({
   gateway: closed({
     enabled: Type.Boolean({ description: "the istio-ingressgateway Deployment and Service" }),
     name: kubernetesName,
-    mode: oneOf(["files"], "how the gateway gets its config: files (published ConfigMaps + Secret mounted as a volume)"),
+    mode: oneOf(["files", "agent", "ads"], "how the gateway gets its config: files (published objects mounted), agent (the pilotfish agent sidecar), ads (the operator's ADS)"),
+    agentResources: object("the pilotfish-agent container's resources (mode agent)"),
     replicas: Type.Integer({ minimum: 0 }),
     logLevel,
     configDir: Type.String({ pattern: "^/[^\\s]*[^/\\s]$", description: "absolute path without a trailing slash" }),

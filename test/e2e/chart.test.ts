@@ -81,8 +81,9 @@ describe("the chart on the bench's node: helm install, upgrade, uninstall and ku
       const pods = await operatorPods();
       if (!chartDefaults.operator.leaderElection) return pods.length === 1 ? pods[0] : undefined;
       const result = await cluster.kubectl(["get", "lease", "pilotfish", "-o", "jsonpath={.spec.holderIdentity}"], { namespace: releaseNs });
+      // The holder identity is the pod's hostname (= its name), then "_<uuid>" per process.
       const holder = result.stdout.trim();
-      return result.code === 0 && pods.includes(holder) ? holder : undefined;
+      return result.code === 0 ? pods.find((pod) => holder === pod || holder.startsWith(`${pod}_`)) : undefined;
     }, { timeoutMs: 90_000, what: chartDefaults.operator.leaderElection ? "a Running operator pod holding Lease pilotfish" : "one Running operator pod" });
   const can = async (args: readonly string[]): Promise<string> => (await cluster.kubectl(["auth", "can-i", ...args, `--as=${serviceAccount}`])).stdout.trim();
 
@@ -178,6 +179,28 @@ describe("the chart on the bench's node: helm install, upgrade, uninstall and ku
     assert.equal(after.filter((pod) => before.includes(pod)).length, 0, `new operator pods: ${before.join(",")} → ${after.join(",")}`);
     assert.match(await helm(["history", "pilotfish", "--namespace", releaseNs]), /^2\s.*deployed/m);
     await eventually("200 through the gateway after the upgrade", 200, /^webapp-/);
+  });
+
+  it("helm upgrade to gateway.mode=agent: the gateway pod runs the pilotfish agent beside Envoy and keeps serving; back to files", async () => {
+    const agentMode = ["--set", "gateway.mode=agent", "--set", "xds.plaintext=true"];
+    await helm(["upgrade", "pilotfish", chartDir, "--namespace", releaseNs, "--reuse-values", ...agentMode, "--wait", "--timeout", "4m"]);
+    await rollout("pilotfish", releaseNs);
+    await rollout("istio-ingressgateway", releaseNs);
+    // Every gateway pod (old files-mode pods terminate after the rollout) has the agent, ready.
+    await waitFor(async () => {
+      const pods = await kubectl(["get", "pods", "-l", "istio=ingressgateway", "-o", "jsonpath={range .items[*]}{.spec.initContainers[*].name} {.status.initContainerStatuses[*].ready}{\"\\n\"}{end}"], releaseNs);
+      const lines = pods.split("\n").filter(Boolean);
+      return lines.length > 0 && lines.every((line) => line === "pilotfish-agent true");
+    }, { timeoutMs: 90_000, what: "the pilotfish-agent sidecar ready in every gateway pod" });
+    await eventually("200 through Envoy fed by the agent", 200, /^webapp-/);
+    await kubectl(["scale", "deployment/webapp", "--replicas=0"]);
+    await eventually("503 once the webapp has no endpoint (pushed over ADS through the agent)", 503);
+    await kubectl(["scale", "deployment/webapp", "--replicas=1"]);
+    await rollout("webapp", ns);
+    await eventually("200 again", 200, /^webapp-/);
+    await helm(["upgrade", "pilotfish", chartDir, "--namespace", releaseNs, "--reuse-values", "--set", "gateway.mode=files", "--wait", "--timeout", "4m"]);
+    await rollout("istio-ingressgateway", releaseNs);
+    await eventually("200 back in files mode", 200, /^webapp-/);
   });
 
   it("the chart's ServiceAccount may do its job and nothing outside it", async () => {

@@ -61,7 +61,7 @@ describe("charts/pilotfish and the config/ generated from it", () => {
 
   it("config/{rbac,operator,webhook,gateway} hold no YAML the chart does not render", () => {
     for (const folder of configFolders) {
-      const onDisk = readdirSync(join(repoRoot, "config", folder)).filter((name) => name.endsWith(".yaml")).map((name) => `config/${folder}/${name}`).sort();
+      const onDisk = readdirSync(join(repoRoot, "config", folder), { recursive: true, encoding: "utf8" }).filter((name) => name.endsWith(".yaml")).map((name) => `config/${folder}/${name}`).sort();
       assert.deepEqual(onDisk, [...generated.keys()].filter((path) => path.startsWith(`config/${folder}/`)).sort());
     }
   });
@@ -148,6 +148,24 @@ describe("charts/pilotfish and the config/ generated from it", () => {
     const defaults = objects(helmTemplate());
     assert.equal(defaults.find((object) => object.kind === "PodDisruptionBudget"), undefined, "no PDB for one replica");
     assert.deepEqual(find(defaults, "Service", "istio-ingressgateway").spec?.ports?.map((port) => [port.port, port.nodePort]), [[15021, undefined], [80, 30000], [443, 30005]]);
+  });
+
+  it("gateway.mode agent: the agent as a native sidecar of the gateway, the operator in agent mode serving ADS on the Service; ads: no agent", () => {
+    const agent = objects(helmTemplate(["--set", "gateway.mode=agent", "--set", "xds.plaintext=true"]));
+    const operatorArgs = find(agent, "Deployment", "pilotfish").spec?.template?.spec.containers[0]?.args ?? [];
+    for (const flag of ["--gateway-mode=agent", "--xds-address=:15010", "--xds-plaintext"]) assert.ok(operatorArgs.includes(flag), flag);
+    assert.deepEqual(find(agent, "Service", "pilotfish").spec?.ports?.map((port) => port.port), [443, 15010]);
+    const pod = find(agent, "Deployment", "istio-ingressgateway").spec?.template?.spec as PodSpec & { initContainers?: (Container & { restartPolicy?: string })[] };
+    const sidecar = pod.initContainers?.find((container) => container.name === "pilotfish-agent");
+    assert.equal(sidecar?.restartPolicy, "Always");
+    assert.equal(sidecar?.image, "pilotfish/operator:0.1.0");
+    assert.ok(sidecar?.args?.includes("pilotfish.istio-system.svc:15010"));
+    assert.equal(sidecar?.securityContext?.readOnlyRootFilesystem, true);
+    const ads = objects(helmTemplate(["--set", "gateway.mode=ads", "--set", "xds.plaintext=true"]));
+    assert.ok(find(ads, "Deployment", "pilotfish").spec?.template?.spec.containers[0]?.args?.includes("--gateway-mode=ads"));
+    assert.equal((find(ads, "Deployment", "istio-ingressgateway").spec?.template?.spec as { initContainers?: unknown[] }).initContainers, undefined);
+    assert.match(refused("--set", "gateway.mode=agent"), /gateway\.mode=agent needs the operator's ADS.*xds\.plaintext=true/);
+    assert.ok(find(objects(helmTemplate()), "Deployment", "pilotfish").spec?.template?.spec.containers[0]?.args?.includes("--gateway-mode=files"));
   });
 
   it("webhook.enabled=false drops the webhook configurations and their RBAC, and turns the webhook off", () => {
