@@ -120,6 +120,69 @@ export function passthroughBootstrap(): EnvoyJson {
 export interface DiscoveryAddress {
   host: string;
   port: number;
+  /**
+   * The shared xDS contract (docs/xds.md): TLS verified against the operator's CA (ConfigMap
+   * `pilotfish-ca-root`, mounted at `caRootPath`) for this server name, and the pod's projected
+   * token (audience `pilotfish`, at `tokenPath`) as `authorization: Bearer`. Absent: plaintext, no token.
+   */
+  secure?: { serverName: string };
+}
+
+/** Where the injected pod mounts the operator's CA root (ConfigMap pilotfish-ca-root) and its pilotfish token. */
+export const caRootDir = "/var/run/pilotfish/ca";
+export const caRootPath = `${caRootDir}/root-cert.pem`;
+export const tokenDir = "/var/run/secrets/tokens";
+export const tokenPath = `${tokenDir}/pilotfish-token`;
+
+/**
+ * The ADS client. Plaintext: Envoy's own gRPC client on the static `xds-grpc` cluster. Secure:
+ * Envoy's Google gRPC client, because only its call credentials can read the token from a file
+ * (`envoy.grpc_credentials.file_based_metadata`); `envoy_grpc` sends only inline metadata, and a
+ * projected token is a file the kubelet rotates.
+ */
+function adsClient(discovery: DiscoveryAddress): { grpcService: EnvoyJson; clusters: EnvoyJson[] } {
+  if (discovery.secure) {
+    const target = discovery.host.includes(":") ? `[${discovery.host}]:${discovery.port}` : `${discovery.host}:${discovery.port}`;
+    return {
+      grpcService: {
+        google_grpc: {
+          target_uri: target,
+          stat_prefix: "xds-grpc",
+          channel_credentials: { ssl_credentials: { root_certs: { filename: caRootPath } } },
+          call_credentials: [{
+            from_plugin: {
+              name: "envoy.grpc_credentials.file_based_metadata",
+              typed_config: typed("envoy.config.grpc_credential.v3.FileBasedMetadataConfig", {
+                secret_data: { filename: tokenPath },
+                header_key: "authorization",
+                header_prefix: "Bearer ",
+              }),
+            },
+          }],
+          credentials_factory_name: "envoy.grpc_credentials.file_based_metadata",
+          // Dialled by IP or another name, the server is verified as (and told) this name.
+          channel_args: { args: { "grpc.ssl_target_name_override": { string_value: discovery.secure.serverName }, "grpc.default_authority": { string_value: discovery.secure.serverName } } },
+        },
+      },
+      clusters: [],
+    };
+  }
+  const isIp = /^\d{1,3}(\.\d{1,3}){3}$/.test(discovery.host) || discovery.host.includes(":");
+  return {
+    // Reconnect within seconds when the operator comes back (Envoy's default backs off to 30 s).
+    grpcService: { envoy_grpc: { cluster_name: "xds-grpc", retry_policy: { retry_back_off: { base_interval: "0.5s", max_interval: "4s" } } } },
+    clusters: [{
+      name: "xds-grpc",
+      type: isIp ? "STATIC" : "LOGICAL_DNS",
+      connect_timeout: "1s",
+      load_assignment: { cluster_name: "xds-grpc", endpoints: [{ lb_endpoints: [{ endpoint: { address: address(discovery.host, discovery.port) } }] }] },
+      typed_extension_protocol_options: {
+        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": typed("envoy.extensions.upstreams.http.v3.HttpProtocolOptions", {
+          explicit_http_config: { http2_protocol_options: {} },
+        }),
+      },
+    }],
+  };
 }
 
 /**
@@ -139,7 +202,7 @@ const fromEnv = (name: string): string => `$(${name})`;
  * The ADS connection comes from uid 1337, which istio-init's rules never capture.
  */
 export function adsSidecarBootstrap(discovery: DiscoveryAddress): EnvoyJson {
-  const isIp = /^\d{1,3}(\.\d{1,3}){3}$/.test(discovery.host) || discovery.host.includes(":");
+  const client = adsClient(discovery);
   const configSource = { ads: {}, resource_api_version: "V3", initial_fetch_timeout: "0s" };
   return {
     node: {
@@ -160,8 +223,7 @@ export function adsSidecarBootstrap(discovery: DiscoveryAddress): EnvoyJson {
       ads_config: {
         api_type: "GRPC",
         transport_api_version: "V3",
-        // Reconnect within seconds when the operator comes back (Envoy's default backs off to 30 s).
-        grpc_services: [{ envoy_grpc: { cluster_name: "xds-grpc", retry_policy: { retry_back_off: { base_interval: "0.5s", max_interval: "4s" } } } }],
+        grpc_services: [client.grpcService],
         set_node_on_first_message_only: true,
       },
       lds_config: configSource,
@@ -169,20 +231,7 @@ export function adsSidecarBootstrap(discovery: DiscoveryAddress): EnvoyJson {
     },
     static_resources: {
       listeners: statusListeners(),
-      clusters: [
-        adminCluster,
-        {
-          name: "xds-grpc",
-          type: isIp ? "STATIC" : "LOGICAL_DNS",
-          connect_timeout: "1s",
-          load_assignment: { cluster_name: "xds-grpc", endpoints: [{ lb_endpoints: [{ endpoint: { address: address(discovery.host, discovery.port) } }] }] },
-          typed_extension_protocol_options: {
-            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": typed("envoy.extensions.upstreams.http.v3.HttpProtocolOptions", {
-              explicit_http_config: { http2_protocol_options: {} },
-            }),
-          },
-        },
-      ],
+      clusters: [adminCluster, ...client.clusters],
     },
   };
 }

@@ -9,7 +9,7 @@
  */
 import jsonpatch from "fast-json-patch";
 import type { Operation } from "fast-json-patch";
-import { adsSidecarBootstrap, passthroughBootstrap, statusPort, envoyPrometheusPort, agentPrometheusPort } from "./bootstrap.js";
+import { adsSidecarBootstrap, caRootDir, passthroughBootstrap, statusPort, envoyPrometheusPort, agentPrometheusPort, tokenDir } from "./bootstrap.js";
 import type { DiscoveryAddress } from "./bootstrap.js";
 import { captureRules, defaultCapture, istioIptablesArgs, parseCidrs, parsePorts } from "./iptables.js";
 import type { CaptureSettings } from "./iptables.js";
@@ -58,6 +58,7 @@ export const annotations = {
 export const proxyContainerName = "istio-proxy";
 export const initContainerName = "istio-init";
 const injectedVolumes = ["istio-envoy", "istio-data", "istio-podinfo"] as const;
+const secureVolumes = ["pilotfish-token", "pilotfish-ca"] as const;
 
 /** The seed's resources (Istio's demo profile): requests 10m / 40Mi, limits 2 CPUs / 1Gi. */
 const defaultResources = { requests: { cpu: "10m", memory: "40Mi" }, limits: { cpu: "2", memory: "1Gi" } };
@@ -222,6 +223,7 @@ export function injectPod(original: JsonObject, namespace: string, settings: Inj
     limits: { cpu: quantity(pod, annotations.proxyCpuLimit, defaultResources.limits.cpu), memory: quantity(pod, annotations.proxyMemoryLimit, defaultResources.limits.memory) },
   };
   const rendered = renderedCapture(capture(pod));
+  const secure = settings.discovery?.secure !== undefined;
   const { name: workloadName, owner } = workload(pod, namespace);
   const labels = object(metadata.labels);
   const names = canonical(labels, workloadName);
@@ -292,6 +294,7 @@ export function injectPod(original: JsonObject, namespace: string, settings: Inj
       { name: "istio-podinfo", mountPath: "/etc/istio/pod" },
       { name: "istio-envoy", mountPath: "/etc/istio/proxy" },
       { name: "istio-data", mountPath: "/var/lib/istio/data" },
+      ...(secure ? [{ name: "pilotfish-token", mountPath: tokenDir, readOnly: true }, { name: "pilotfish-ca", mountPath: caRootDir, readOnly: true }] : []),
     ],
   };
 
@@ -307,6 +310,15 @@ export function injectPod(original: JsonObject, namespace: string, settings: Inj
       name: "istio-podinfo",
       downwardAPI: { items: [{ path: "labels", fieldRef: { fieldPath: "metadata.labels" } }, { path: "annotations", fieldRef: { fieldPath: "metadata.annotations" } }] },
     },
+    // The shared xDS contract: the token the operator reviews and the CA it is verified with.
+    // The ConfigMap is not optional: a pod waits (ContainerCreating) until the operator has
+    // published it in the namespace, rather than start an Envoy that cannot verify the server.
+    ...(secure
+      ? [
+          { name: "pilotfish-token", projected: { sources: [{ serviceAccountToken: { audience: "pilotfish", expirationSeconds: 3600, path: "pilotfish-token" } }] } },
+          { name: "pilotfish-ca", configMap: { name: "pilotfish-ca-root" } },
+        ]
+      : []),
   ];
 
   metadata.labels = {
@@ -319,7 +331,7 @@ export function injectPod(original: JsonObject, namespace: string, settings: Inj
   const status: InjectionStatus = {
     initContainers: [initContainerName],
     containers: [proxyContainerName],
-    volumes: [...injectedVolumes],
+    volumes: [...injectedVolumes, ...(secure ? secureVolumes : [])],
     imagePullSecrets: null,
     revision: settings.revision,
   };

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { adsSidecarBootstrap, passthroughBootstrap } from "../../../src/webhook/inject/bootstrap.js";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createCa } from "../../../src/pki/index.js";
+import { adsSidecarBootstrap, caRootPath, passthroughBootstrap, tokenPath } from "../../../src/webhook/inject/bootstrap.js";
 import { validateEnvoyConfig } from "../../support/envoy.js";
 
 describe("the injected proxy's passthrough bootstrap", () => {
@@ -43,5 +47,32 @@ describe("the injected proxy's ADS bootstrap", () => {
     const resources = bootstrap.static_resources as { listeners: Array<{ name: string }>; clusters: Array<{ name: string; type: string }> };
     assert.deepEqual(resources.listeners.map((l) => l.name), ["status", "prometheus", "agent-prometheus"]);
     assert.deepEqual(resources.clusters.map((c) => [c.name, c.type]), [["pilotfish-admin", "STATIC"], ["xds-grpc", "STATIC"]]);
+  });
+});
+
+describe("the injected proxy's ADS bootstrap under the shared xDS contract (TLS + token)", () => {
+  const bootstrap = adsSidecarBootstrap({ host: "198.19.127.1", port: 15010, secure: { serverName: "pilotfish.istio-system.svc" } });
+
+  it("passes envoy --mode validate (Envoy reads both files at start: real ones stand in for the mounts)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pilotfish-sidecar-bootstrap-"));
+    try {
+      const ca = await createCa({ commonName: "bootstrap test CA" });
+      writeFileSync(join(dir, "root-cert.pem"), ca.certificatePem);
+      writeFileSync(join(dir, "pilotfish-token"), "a.b.c");
+      const text = JSON.stringify(bootstrap).replaceAll(caRootPath, join(dir, "root-cert.pem")).replaceAll(tokenPath, join(dir, "pilotfish-token"));
+      const result = await validateEnvoyConfig(JSON.parse(text) as typeof bootstrap);
+      assert.ok(result.ok, result.output);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("verifies the server as pilotfish.istio-system.svc against the mounted CA root and sends the mounted token as a Bearer", () => {
+    const text = JSON.stringify(bootstrap);
+    assert.match(text, /"root_certs":\{"filename":"\/var\/run\/pilotfish\/ca\/root-cert\.pem"\}/);
+    assert.match(text, /"secret_data":\{"filename":"\/var\/run\/secrets\/tokens\/pilotfish-token"\},"header_key":"authorization","header_prefix":"Bearer "/);
+    assert.match(text, /"grpc\.ssl_target_name_override":\{"string_value":"pilotfish\.istio-system\.svc"\}/);
+    assert.match(text, /"target_uri":"198\.19\.127\.1:15010"/);
+    assert.doesNotMatch(text, /xds-grpc","type"/, "no plaintext cluster");
   });
 });

@@ -188,6 +188,20 @@ describe("injectPod", () => {
     assert.equal((JSON.parse(passthrough?.args?.[1] ?? "{}") as { dynamic_resources?: unknown }).dynamic_resources, undefined, "without discovery: the static passthrough");
   });
 
+  it("under the shared xDS contract, mounts the pilotfish token (audience pilotfish) and the CA root ConfigMap into istio-proxy, recorded in the status", () => {
+    const settings = { ...defaultInjectionSettings, discovery: { host: "198.19.127.1", port: 15010, secure: { serverName: "pilotfish.istio-system.svc" } } };
+    const { pod: secured, patch } = injectPod(deploymentPod(), "default", settings);
+    const spec = secured.spec as { volumes: Array<{ name: string } & JsonObject> };
+    assert.deepEqual(spec.volumes.find((v) => v.name === "pilotfish-token"), { name: "pilotfish-token", projected: { sources: [{ serviceAccountToken: { audience: "pilotfish", expirationSeconds: 3600, path: "pilotfish-token" } }] } });
+    assert.deepEqual(spec.volumes.find((v) => v.name === "pilotfish-ca"), { name: "pilotfish-ca", configMap: { name: "pilotfish-ca-root" } });
+    const proxy = containers(secured, "containers")[1] as Container & { volumeMounts: Array<{ name: string; mountPath: string }> };
+    assert.deepEqual(proxy.volumeMounts.slice(-2).map((m) => [m.name, m.mountPath]), [["pilotfish-token", "/var/run/secrets/tokens"], ["pilotfish-ca", "/var/run/pilotfish/ca"]]);
+    const status = JSON.parse((secured.metadata as { annotations: Record<string, string> }).annotations["sidecar.istio.io/status"] ?? "{}") as { volumes: string[] };
+    assert.deepEqual(status.volumes, ["istio-envoy", "istio-data", "istio-podinfo", "pilotfish-token", "pilotfish-ca"]);
+    assert.deepEqual(applied(deploymentPod(), patch), secured);
+    assert.deepEqual(injectPod(secured, "default", settings).patch, [], "injecting the injected pod again changes nothing");
+  });
+
   it("names a bare pod as its own workload", () => {
     const bare: JsonObject = { apiVersion: "v1", kind: "Pod", metadata: { name: "solo", labels: { app: "solo" } }, spec: { containers: [{ name: "c", image: "i" }] } };
     const vars = env(containers(injectPod(bare, "ns1", defaultInjectionSettings).pod, "containers")[1]);
