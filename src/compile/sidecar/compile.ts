@@ -23,7 +23,10 @@
  * Scope: a sidecar sees the services its namespace can see (`serviceVisibleTo`: the Service's
  * `networking.istio.io/exportTo` annotation, Istio's) and the VirtualServices exported to it.
  *
- * Not yet: TCP/TLS VirtualService routes for mesh traffic, the Sidecar resource, protocol
+ * TCP service ports follow the first mesh-bound VirtualService's matching `tcp` route (weights,
+ * subsets), else go straight to the service's cluster.
+ *
+ * Not yet: TLS VirtualService routes for mesh traffic, the Sidecar resource, protocol
  * sniffing of unnamed ports (they are TCP here), headless services, mTLS between sidecars.
  */
 import { byName } from "../../envoy/resources.js";
@@ -140,13 +143,14 @@ function outbound(snapshot: Snapshot, proxy: SidecarProxy, services: readonly Se
         httpPorts.set(port.port, [...(httpPorts.get(port.port) ?? []), service]);
         continue;
       }
+      const routed = meshTcpRoute(snapshot, virtualServices, fqdn(service), port.port, options, out);
       out.listeners.push({
         "@type": "type.googleapis.com/envoy.config.listener.v3.Listener",
         name: `${ip}_${port.port}`,
         address: { socket_address: { address: ip, port_value: port.port } },
         bind_to_port: false,
         traffic_direction: "OUTBOUND",
-        filter_chains: [{ filters: [tcpProxy(ref.name, [{ name: ref.name, weight: 1 }], hcmSettings(mesh).accessLog)] }],
+        filter_chains: [{ filters: [routed ?? tcpProxy(ref.name, [{ name: ref.name, weight: 1 }], hcmSettings(mesh).accessLog)] }],
       });
     }
   }
@@ -182,6 +186,50 @@ function outbound(snapshot: Snapshot, proxy: SidecarProxy, services: readonly Se
     filter_chains: [{ name: "virtualOutbound-catchall-tcp", filters: [tcpProxy(passthroughCluster, [{ name: passthroughCluster, weight: 1 }], hcmSettings(mesh).accessLog)] }],
   });
   return out;
+}
+
+/**
+ * The first `tcp` route of the first mesh-bound VirtualService for `host` whose match applies to
+ * this port (`port` unset or equal; `gateways` unset or listing `mesh`): a tcp_proxy to its
+ * destinations by weight (unset weight 0, as in Istio; all zero = equal). Source matches
+ * (`sourceLabels`, `sourceNamespace`, subnets) are not applied yet: a route using them is skipped
+ * with a warning rather than applied to every source.
+ */
+function meshTcpRoute(snapshot: Snapshot, virtualServices: readonly VirtualService[], host: string, port: number, options: CompileOptions, out: Outbound): EnvoyJson | undefined {
+  const bound = virtualServices.find((vs) => virtualServiceHosts(vs).some((pattern) => covers(pattern, host)) && (vs.spec.tcp ?? []).length > 0);
+  if (!bound) return undefined;
+  const rules = bound.spec.tcp ?? [];
+  for (const [index, rule] of rules.entries()) {
+    const field = `spec.tcp[${index}]`;
+    const matches = rule.match ?? [];
+    const applies = (match: (typeof matches)[number]): boolean =>
+      (match.port === undefined || match.port === port) && (match.gateways === undefined || match.gateways.length === 0 || match.gateways.includes("mesh"));
+    if (matches.length > 0 && !matches.some(applies)) continue;
+    if (matches.some((match) => applies(match) && (match.sourceLabels || match.sourceNamespace || match.sourceSubnet || (match.destinationSubnets ?? []).length > 0))) {
+      out.diagnostics.push({ severity: "warning", kind: "VirtualService", namespace: namespaceOf(bound), name: bound.metadata.name, field: `${field}.match`, message: "source and subnet matches are not applied to sidecar traffic yet: this route is skipped" });
+      continue;
+    }
+    const weighted = new Map<string, number>();
+    const destinations = rule.route ?? [];
+    destinations.forEach((entry, destinationIndex) => {
+      const resolution = resolveDestination(snapshot, entry.destination, bound, `${field}.route[${destinationIndex}].destination`, port);
+      if (!("cluster" in resolution)) {
+        out.diagnostics.push(resolution.diagnostic);
+        return;
+      }
+      if (resolution.warning) out.diagnostics.push(resolution.warning);
+      out.clusterRefs.push(resolution.cluster);
+      const weight = destinations.length === 1 ? 100 : (entry.weight ?? 0);
+      weighted.set(resolution.cluster.name, (weighted.get(resolution.cluster.name) ?? 0) + weight);
+    });
+    let clusters = [...weighted.entries()].map(([name, weight]) => ({ name, weight }));
+    if (clusters.length === 0) return undefined;
+    if (clusters.every((cluster) => cluster.weight === 0)) clusters = clusters.map((cluster) => ({ ...cluster, weight: 1 }));
+    clusters = clusters.filter((cluster) => cluster.weight > 0);
+    const statPrefix = clusters.length === 1 && clusters[0] ? clusters[0].name : `outbound|${port}||${host}`;
+    return tcpProxy(statPrefix, clusters, hcmSettings(meshConfig(options)).accessLog);
+  }
+  return undefined;
 }
 
 function defaultRoute(cluster: string, options: CompileOptions): EnvoyJson {
@@ -282,14 +330,14 @@ export function compileSidecar(snapshot: Snapshot, proxy: SidecarProxy, services
     { "@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", name: blackHoleCluster, type: "STATIC", connect_timeout: `${mesh.connectTimeoutMs / 1000}s` },
     inboundClusterResource(inboundPassthroughCluster),
   ];
-  const unused = snapshot.virtualServices.filter(meshBound).filter((vs) => (vs.spec.tcp ?? []).length > 0 || (vs.spec.tls ?? []).length > 0);
+  const unused = snapshot.virtualServices.filter(meshBound).filter((vs) => (vs.spec.tls ?? []).length > 0);
   const notYet: Diagnostic[] = unused.map((vs) => ({
     severity: "warning",
     kind: "VirtualService",
     namespace: namespaceOf(vs),
     name: vs.metadata.name,
-    field: (vs.spec.tcp ?? []).length > 0 ? "spec.tcp" : "spec.tls",
-    message: `tcp/tls routes of ${resourceKey(vs)} are not applied to sidecar traffic yet`,
+    field: "spec.tls",
+    message: `tls routes of ${resourceKey(vs)} are not applied to sidecar traffic yet`,
   }));
   return {
     resources: {

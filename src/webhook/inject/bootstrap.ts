@@ -13,6 +13,7 @@
  *
  * Pure. Envoy validates it in test/unit/webhook (envoy --mode validate).
  */
+import { istioRuntimeLayers } from "../../envoy/bootstrap.js";
 import type { EnvoyJson } from "../../envoy/resources.js";
 import { inboundPassthroughSource } from "./iptables.js";
 
@@ -219,6 +220,9 @@ export function adsSidecarBootstrap(discovery: DiscoveryAddress): EnvoyJson {
       },
     },
     admin: { address: address("127.0.0.1", adminPort) },
+    // Istio's runtime (RE2 program size 32768), as in the gateway bootstraps: the validator
+    // accepts regexes up to that size, and without it Envoy would NACK a mesh route config over one.
+    layered_runtime: { layers: istioRuntimeLayers() },
     dynamic_resources: {
       ads_config: {
         api_type: "GRPC",

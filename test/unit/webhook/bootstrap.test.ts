@@ -44,6 +44,7 @@ describe("the injected proxy's ADS bootstrap", () => {
     const dynamic = bootstrap.dynamic_resources as { lds_config: { initial_fetch_timeout: string }; cds_config: { initial_fetch_timeout: string } };
     assert.equal(dynamic.lds_config.initial_fetch_timeout, "0s");
     assert.equal(dynamic.cds_config.initial_fetch_timeout, "0s");
+    assert.match(JSON.stringify(bootstrap.layered_runtime), /re2\.max_program_size\.error_level/, "Istio's regex program size, as the gateways have it");
     const resources = bootstrap.static_resources as { listeners: Array<{ name: string }>; clusters: Array<{ name: string; type: string }> };
     assert.deepEqual(resources.listeners.map((l) => l.name), ["status", "prometheus", "agent-prometheus"]);
     assert.deepEqual(resources.clusters.map((c) => [c.name, c.type]), [["pilotfish-admin", "STATIC"], ["xds-grpc", "STATIC"]]);
