@@ -4,6 +4,15 @@ import type { Command } from "commander";
 import yaml from "js-yaml";
 import { classify, validateResource } from "../../api/validation/index.js";
 import type { Finding } from "../../api/validation/index.js";
+import { analyzeSnapshot } from "../../explain/analysis.js";
+import type { AnalysisFinding } from "../../explain/analysis.js";
+import type { DestinationRule, Gateway, VirtualService } from "../../model/istio.js";
+import type { Secret, Service } from "../../model/kube.js";
+import { parseManifests } from "../../model/manifests.js";
+import { buildSnapshot } from "../../model/snapshot.js";
+import { KubeApiError, KubeRest } from "../../sources/kube/rest.js";
+import type { KubeObject } from "../../sources/kube/rest.js";
+import { loadKubeConfig } from "./operator.js";
 
 /** One line of the report: `path: Kind ns/name: field: message`. */
 export interface AnalyzeLine {
@@ -66,31 +75,143 @@ export function analyzeText(file: string, text: string, defaultNamespace = "defa
   return lines;
 }
 
+/** One line of the -o json report: validation findings (IST0106) and cross-reference findings alike. */
+export interface AnalyzeJsonFinding {
+  code: string;
+  name: string;
+  level: AnalysisFinding["level"];
+  resource: string;
+  field: string;
+  message: string;
+  fix?: string;
+  file?: string;
+}
+
+function crossReferenceText(finding: AnalysisFinding): string {
+  return `${finding.level} [${finding.code}] (${finding.kind} ${finding.namespace}/${finding.resourceName} ${finding.field}) ${finding.message}; fix: ${finding.fix}`;
+}
+
+function toJson(finding: AnalysisFinding): AnalyzeJsonFinding {
+  return { code: finding.code, name: finding.name, level: finding.level, resource: `${finding.kind} ${finding.namespace}/${finding.resourceName}`, field: finding.field, message: finding.message, fix: finding.fix };
+}
+
+/** The cross-reference findings of manifest texts (pure apart from its inputs). */
+export function crossReferenceFindings(texts: readonly string[], defaultNamespace: string, gatewayNamespace = "istio-system"): AnalysisFinding[] {
+  const { inputs } = parseManifests(texts, defaultNamespace);
+  return analyzeSnapshot(buildSnapshot(inputs), inputs.services, { gatewayNamespace });
+}
+
+/** Reads what the checks need from a live cluster: Istio resources and Services everywhere, the Secrets Gateways name. */
+async function clusterFindings(kubeconfig: string | undefined, gatewayNamespace: string): Promise<AnalysisFinding[]> {
+  const rest = new KubeRest(loadKubeConfig(kubeconfig).config);
+  const list = async <T>(path: string): Promise<T[]> => {
+    try {
+      return (await rest.list(path)).items as unknown as T[];
+    } catch (error) {
+      if (error instanceof KubeApiError && error.statusCode === 404) return [];
+      throw new Error(`cannot list ${path}: ${(error as Error).message}`);
+    }
+  };
+  const gateways = await list<Gateway>("/apis/networking.istio.io/v1/gateways");
+  const virtualServices = await list<VirtualService>("/apis/networking.istio.io/v1/virtualservices");
+  const destinationRules = await list<DestinationRule>("/apis/networking.istio.io/v1/destinationrules");
+  const services = await list<Service>("/api/v1/services");
+  const secrets: Secret[] = [];
+  const wanted = new Set<string>();
+  for (const gateway of gateways) {
+    for (const server of gateway.spec.servers ?? []) {
+      const name = server.tls?.credentialName;
+      if (!name) continue;
+      for (const namespace of new Set([gatewayNamespace, gateway.metadata.namespace ?? "default"])) wanted.add(`${namespace}/${name}`);
+    }
+  }
+  for (const key of wanted) {
+    const [namespace, name] = key.split("/") as [string, string];
+    const secret = await rest.get<Secret & KubeObject>(`/api/v1/namespaces/${namespace}/secrets/${name}`);
+    if (secret) secrets.push(secret);
+  }
+  return analyzeSnapshot(buildSnapshot({ gateways, virtualServices, destinationRules, services, secrets }), services, { gatewayNamespace });
+}
+
+const examples = `
+Examples:
+  pilotfish analyze -f ../shared/labs/ch4                 # files: validation + cross-references
+  pilotfish analyze --cluster                             # the live cluster ($KUBECONFIG or --kubeconfig)
+  pilotfish analyze -f manifests/ -o json                 # machine-readable
+
+Codes (docs/cli.md): IST0101 ReferencedResourceNotFound, IST0106 SchemaValidationError,
+IST0109 ConflictingMeshGatewayVirtualServiceHosts, IST0112 VirtualServiceDestinationPortSelectorRequired,
+IST0130 VirtualServiceUnreachableRule, IST0132 VirtualServiceHostNotFoundInGateway,
+IST0161 InvalidGatewayCredential, IST0162 GatewayPortNotDefinedOnService,
+PF0101 ConflictingGatewayVirtualServiceHosts.
+Exit codes: 0 no errors (warnings allowed), 1 errors found, or the input cannot be read.`;
+
+interface AnalyzeOptions {
+  filename?: string[];
+  namespace: string;
+  cluster?: boolean;
+  kubeconfig?: string;
+  gatewayNamespace: string;
+  output: string;
+}
+
 export function registerAnalyzeCommand(program: Command): void {
   program
     .command("analyze")
-    .description("validate Istio networking manifests (Gateway, VirtualService, DestinationRule) the way Istio does")
-    .requiredOption("-f, --filename <path>", "a file or folder (recursive) of YAML manifests; repeatable", (value: string, previous: string[] = []) => [...previous, value])
+    .description("validate Istio networking manifests the way Istio does, and cross-check them: Gateways, hosts, Services, ports, subsets, credentials, duplicate hosts, unreachable rules")
+    .option("-f, --filename <path>", "a file or folder (recursive) of YAML manifests; repeatable", (value: string, previous: string[] = []) => [...previous, value])
+    .option("--cluster", "analyze the live cluster's resources instead of files")
+    .option("--kubeconfig <path>", "kubeconfig for --cluster (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
     .option("-n, --namespace <ns>", "namespace assumed for manifests without one", "default")
-    .action((options: { filename: string[]; namespace: string }) => {
-      let files: string[];
-      try {
-        files = collectFiles(options.filename);
-      } catch (error) {
-        console.error(`pilotfish analyze: ${(error as Error).message}`);
-        process.exitCode = 1;
-        return;
-      }
+    .option("--gateway-namespace <ns>", "namespace of the gateway workload (where credential Secrets are looked up first)", "istio-system")
+    .option("-o, --output <format>", "text or json", "text")
+    .addHelpText("after", examples)
+    .action(async (options: AnalyzeOptions) => {
+      if (options.output !== "text" && options.output !== "json") throw new Error(`-o ${options.output}: expected text or json`);
+      const hasFiles = (options.filename ?? []).length > 0;
+      if (hasFiles === (options.cluster === true)) throw new Error("give exactly one source: -f DIR (manifests) or --cluster (the live cluster)");
+      const json: AnalyzeJsonFinding[] = [];
       let errors = 0;
       let warnings = 0;
-      for (const file of files) {
-        for (const line of analyzeText(file, readFileSync(file, "utf8"), options.namespace)) {
-          console.log(line.text);
-          if (line.severity === "error") errors += 1;
-          else warnings += 1;
+      let crossReferences: AnalysisFinding[];
+      let analyzed: string;
+      if (hasFiles) {
+        let files: string[];
+        try {
+          files = collectFiles(options.filename ?? []);
+        } catch (error) {
+          throw new Error(`analyze: ${(error as Error).message}`);
         }
+        const texts: string[] = [];
+        for (const file of files) {
+          const text = readFileSync(file, "utf8");
+          texts.push(text);
+          for (const line of analyzeText(file, text, options.namespace)) {
+            if (options.output === "text") console.log(line.text);
+            json.push({ code: "IST0106", name: "SchemaValidationError", level: line.severity === "error" ? "Error" : "Warning", resource: line.text.split(": ")[1] ?? "", field: "", message: line.text, file });
+            if (line.severity === "error") errors += 1;
+            else warnings += 1;
+          }
+        }
+        try {
+          crossReferences = crossReferenceFindings(texts, options.namespace, options.gatewayNamespace);
+        } catch {
+          // A file that does not parse was reported above; cross-references need every file.
+          crossReferences = [];
+        }
+        analyzed = `${files.length} file(s) analyzed`;
+      } else {
+        crossReferences = await clusterFindings(options.kubeconfig, options.gatewayNamespace);
+        analyzed = "cluster analyzed";
       }
-      console.error(`${files.length} file(s) analyzed: ${errors} error(s), ${warnings} warning(s)`);
+      for (const finding of crossReferences) {
+        if (options.output === "text") console.log(crossReferenceText(finding));
+        json.push(toJson(finding));
+        if (finding.level === "Error") errors += 1;
+        else warnings += 1;
+      }
+      if (options.output === "json") process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+      console.error(`${analyzed}: ${errors} error(s), ${warnings} warning(s)`);
       if (errors > 0) process.exitCode = 1;
     });
 }
