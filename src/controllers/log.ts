@@ -36,3 +36,17 @@ export function createLogger(level: LogLevel, format: LogFormat, stream: NodeJS.
     debug: (message, fields) => logger.debug(message, fields ?? {}),
   };
 }
+
+/**
+ * A logger that adds `fields` to every line (a line's own fields win): how one reconcile's lines
+ * all carry its `reconcile` id, so a log search for the id shows that run and nothing else.
+ */
+export function withFields(logger: Logger, fields: Record<string, unknown>): Logger {
+  const merged = (own?: Record<string, unknown>) => ({ ...fields, ...(own ?? {}) });
+  return {
+    error: (message, own) => logger.error(message, merged(own)),
+    warn: (message, own) => logger.warn(message, merged(own)),
+    info: (message, own) => logger.info(message, merged(own)),
+    debug: (message, own) => logger.debug(message, merged(own)),
+  };
+}

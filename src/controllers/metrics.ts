@@ -63,6 +63,55 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
 
+  readonly reconcileSeconds = new Histogram({
+    name: "pilotfish_reconcile_duration_seconds",
+    help: "Whole reconcile time per queue key (a proxy's compile + Service ports + publish, or the status sync), by result (ok, error)",
+    labelNames: ["key", "result"],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  readonly queueRetries = new Counter({
+    name: "pilotfish_queue_retries_total",
+    help: "Reconciles that failed and were re-queued with back-off, by queue key",
+    labelNames: ["key"],
+    registers: [this.registry],
+  });
+
+  readonly informerLists = new Counter({
+    name: "pilotfish_informer_lists_total",
+    help: "Full lists per informer: the first sync, and every re-list (410 Gone, a watch restarted after an error)",
+    labelNames: ["informer"],
+    registers: [this.registry],
+  });
+
+  readonly informerRestarts = new Counter({
+    name: "pilotfish_informer_restarts_total",
+    help: "List/watch failures per informer (each restarted with back-off)",
+    labelNames: ["informer"],
+    registers: [this.registry],
+  });
+
+  readonly objectBytes = new Gauge({
+    name: "pilotfish_config_object_bytes",
+    help: "Data bytes of each object a proxy's config needs (lds, rds, cds, eds ConfigMaps; sds Secret), also when refused as too large",
+    labelNames: ["proxy", "object"],
+    registers: [this.registry],
+  });
+
+  readonly objectLimitBytes = new Gauge({
+    name: "pilotfish_config_object_limit_bytes",
+    help: "Kubernetes' limit on one ConfigMap's or Secret's data: an object above it is not published (TooLarge)",
+    registers: [this.registry],
+  });
+
+  readonly xdsRejected = new Counter({
+    name: "pilotfish_xds_rejected_total",
+    help: "xDS responses a proxy rejected (NACK, with Envoy's error logged), by proxy and type",
+    labelNames: ["proxy", "type"],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "pilotfish_process_" });
   }

@@ -9,6 +9,7 @@
  * selector can match any proxy), so all proxies are queued. That costs one compile per proxy —
  * proxies are few — and the publisher writes only objects whose content changed.
  */
+import { randomUUID } from "node:crypto";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { compileGateway } from "../compile/compile.js";
 import { defaultCompileOptions } from "../compile/output.js";
@@ -18,7 +19,7 @@ import { buildSnapshot } from "../model/snapshot.js";
 import type { Snapshot } from "../model/snapshot.js";
 import { gatewayBootstrapYaml } from "../publish/bootstrap.js";
 import type { GatewayMode } from "../publish/bootstrap.js";
-import { planPublish } from "../publish/plan.js";
+import { maxObjectDataBytes, planPublish } from "../publish/plan.js";
 import { Publisher } from "../publish/publisher.js";
 import { KubeRest } from "../sources/kube/rest.js";
 import { KubeSource, describeError } from "../sources/kube/source.js";
@@ -31,6 +32,7 @@ import { StatusWriter } from "./status-writer.js";
 import { ServicePortManager } from "./service-ports.js";
 import { checkCredentials } from "./credentials.js";
 import type { CredentialFinding } from "./credentials.js";
+import { withFields } from "./log.js";
 import type { Logger } from "./log.js";
 import type { OperatorMetrics } from "./metrics.js";
 import { WorkQueue } from "./queue.js";
@@ -109,6 +111,7 @@ export class Operator {
         this.#metrics.queueDepth.set(this.#queue.depth());
         if (report.ok) return;
         this.#metrics.errors.inc({ stage: "reconcile" });
+        this.#metrics.queueRetries.inc({ key: report.key });
         this.#log.error(`reconcile failed (attempt ${report.failures}), retrying in ${report.retryInMs} ms: ${describeError(report.error)}`, { proxy: report.key });
       },
     );
@@ -129,9 +132,14 @@ export class Operator {
     this.#source = new KubeSource(this.#rest, options.kubeConfig, {
       onChange: (change) => this.#onChange(change),
       onSynced: () => this.#onSynced(),
-      onInformerError: () => this.#metrics.errors.inc({ stage: "informer" }),
+      onInformerError: (informer) => {
+        this.#metrics.errors.inc({ stage: "informer" });
+        this.#metrics.informerRestarts.inc({ informer });
+      },
+      onInformerList: (informer) => this.#metrics.informerLists.inc({ informer }),
       onInvalidResource: (kind) => this.#metrics.invalidResources.inc({ kind }),
     }, this.#log);
+    this.#metrics.objectLimitBytes.set(maxObjectDataBytes);
   }
 
   static watches(): string[] {
@@ -204,21 +212,30 @@ export class Operator {
     return this.#snapshot.snapshot;
   }
 
+  /** One queue run. Its log lines carry a `reconcile` id (one run = one id) and the proxy's key. */
   async #reconcile(key: ProxyKey): Promise<void> {
     this.#metrics.queueDepth.set(this.#queue.depth());
-    if (key === STATUS_KEY) {
-      await this.#syncStatus();
-      return;
-    }
+    const log = withFields(this.#log, { reconcile: randomUUID().slice(0, 8), ...(key === STATUS_KEY ? {} : { proxy: key }) });
+    const started = performance.now();
+    let result = "error";
     try {
-      await this.#reconcileProxy(key);
+      if (key === STATUS_KEY) {
+        await this.#syncStatus(log);
+      } else {
+        try {
+          await this.#reconcileProxy(key, log);
+        } finally {
+          this.#add(STATUS_KEY);
+        }
+      }
+      result = "ok";
     } finally {
-      this.#add(STATUS_KEY);
+      this.#metrics.reconcileSeconds.observe({ key, result }, (performance.now() - started) / 1000);
     }
   }
 
   /** Conditions from every proxy's latest outcome, written by the one status writer. */
-  async #syncStatus(): Promise<void> {
+  async #syncStatus(log: Logger): Promise<void> {
     const snapshot = this.#currentSnapshot();
     const invalid = this.#source.invalidIstio().map(({ kind, object, problem }) => ({
       kind,
@@ -230,18 +247,18 @@ export class Operator {
     const credentials = checkCredentials(snapshot, this.#source.gatewayDeployments().map((deployment) => deployment.proxy), new Date());
     this.#metrics.credentialExpiry.reset();
     for (const expiry of credentials.expiries) this.#metrics.credentialExpiry.set({ namespace: expiry.namespace, name: expiry.name }, expiry.seconds);
-    await this.#credentialEvents(snapshot, credentials.findings);
+    await this.#credentialEvents(snapshot, credentials.findings, log);
     const credentialErrors = credentials.findings.filter((finding) => finding.severity === "error");
     const desired = computeStatuses(snapshot, [...this.#outcomes.values()], invalid, this.#source.inputs().services ?? [], credentialErrors);
     const result = await this.#statusWriter.sync(desired);
     for (const status of result.written) {
       this.#metrics.statusWrites.inc({ kind: status.kind });
       const summary = status.conditions.map((c) => `${c.type}=${c.status} (${c.reason})`).join(", ");
-      this.#log.info(`status ${status.kind} ${status.namespace}/${status.name}: ${summary}`, { resource: `${status.kind}/${status.namespace}/${status.name}` });
+      log.info(`status ${status.kind} ${status.namespace}/${status.name}: ${summary}`, { resource: `${status.kind}/${status.namespace}/${status.name}` });
     }
     for (const { status, error } of result.failed) {
       this.#metrics.errors.inc({ stage: "status" });
-      this.#log.warn(`could not write status of ${status.kind} ${status.namespace}/${status.name}: ${describeError(error)}`, { resource: `${status.kind}/${status.namespace}/${status.name}` });
+      log.warn(`could not write status of ${status.kind} ${status.namespace}/${status.name}: ${describeError(error)}`, { resource: `${status.kind}/${status.namespace}/${status.name}` });
     }
     if (result.failed.length > 0) throw new Error(`${result.failed.length} status writes failed`);
   }
@@ -251,7 +268,7 @@ export class Operator {
    * compiler's credential diagnostics on Gateways (missing Secret, PEM that does not parse, key
    * that does not match, no CA for MUTUAL).
    */
-  async #credentialEvents(snapshot: Snapshot, findings: readonly CredentialFinding[]): Promise<void> {
+  async #credentialEvents(snapshot: Snapshot, findings: readonly CredentialFinding[], log: Logger): Promise<void> {
     const warnings: { gateway: string; reason: string; message: string; key: string }[] = findings.map((finding) => ({
       gateway: finding.gateway,
       reason: finding.reason,
@@ -278,16 +295,16 @@ export class Operator {
           warning.message,
           warning.key,
         );
-        if (sent) this.#log.warn(`${warning.reason}: ${warning.message}`, { resource: `Gateway/${warning.gateway}` });
+        if (sent) log.warn(`${warning.reason}: ${warning.message}`, { resource: `Gateway/${warning.gateway}` });
       } catch (error) {
         this.#metrics.errors.inc({ stage: "event" });
-        this.#log.warn(`could not record Event ${warning.reason}: ${describeError(error)}`, { resource: `Gateway/${warning.gateway}` });
+        log.warn(`could not record Event ${warning.reason}: ${describeError(error)}`, { resource: `Gateway/${warning.gateway}` });
       }
     }
     this.#events.clearExcept(current);
   }
 
-  async #reconcileProxy(key: ProxyKey): Promise<void> {
+  async #reconcileProxy(key: ProxyKey, log: Logger): Promise<void> {
     const deployment = this.#source.gatewayDeployments().find((candidate) => keyOf(candidate) === key);
     if (!deployment) {
       // Deleted: its objects go with it (ownerReference); forget what was published.
@@ -299,8 +316,9 @@ export class Operator {
       this.#outcomes.delete(key);
       this.#firstRound?.delete(key);
       this.#metrics.fileSubscriptions.remove({ proxy: key });
+      for (const object of ["lds", "rds", "cds", "eds", "sds"]) this.#metrics.objectBytes.remove({ proxy: key, object });
       this.#options.onCompiled?.(key, undefined);
-      this.#log.info("gateway proxy gone; its published objects are garbage-collected with the Deployment", { proxy: key });
+      log.info("gateway proxy gone; its published objects are garbage-collected with the Deployment", { proxy: key });
       return;
     }
     const compileStarted = performance.now();
@@ -313,9 +331,9 @@ export class Operator {
       clusterHosts: clusterHosts(result.resources.clusters.map((cluster) => cluster.name)),
     };
     this.#metrics.compileSeconds.observe({ proxy: key }, (performance.now() - compileStarted) / 1000);
-    this.#logDiagnostics(key, result.diagnostics);
+    this.#logDiagnostics(key, result.diagnostics, log);
     this.#options.onCompiled?.(key, result.resources);
-    outcome.portProblems = await this.#reconcileServicePorts(key, snapshot, deployment);
+    outcome.portProblems = await this.#reconcileServicePorts(key, snapshot, deployment, log);
 
     const publishStarted = performance.now();
     const bootstrapYaml = gatewayBootstrapYaml({
@@ -335,9 +353,11 @@ export class Operator {
       maxFileSubscriptions: (this.#options.gatewayMode ?? "files") === "files" ? this.#options.maxFileSubscriptions : Number.MAX_SAFE_INTEGER,
     });
     this.#metrics.fileSubscriptions.set({ proxy: key }, planned.ok ? planned.plan.fileSubscriptions : planned.fileSubscriptions);
+    const sizes = planned.ok ? planned.plan.objects : planned.reason === "TooLarge" ? planned.objects : [];
+    for (const { group, bytes } of sizes) this.#metrics.objectBytes.set({ proxy: key, object: group }, bytes);
     if (!planned.ok) {
       this.#outcomes.set(key, { ...outcome, refusal: `${planned.reason}: ${planned.message}` });
-      await this.#refuse(key, deployment, planned.reason, planned.message);
+      await this.#refuse(key, deployment, planned.reason, planned.message, log);
       this.#firstRound?.delete(key);
       return;
     }
@@ -349,49 +369,49 @@ export class Operator {
     if (this.#refusalSeen.delete(key)) this.#events.clear(deployment);
     if (published.writes.length > 0) {
       const described = published.writes.map((write) => `${write.name}${write.step === "written" ? "" : ` (${write.step})`} ${write.bytes} B`).join(", ");
-      this.#log.info(`published ${described}; ${planned.plan.fileSubscriptions} file subscriptions`, { proxy: key });
+      log.info(`published ${described}; ${planned.plan.fileSubscriptions} file subscriptions`, { proxy: key });
     } else {
-      this.#log.debug("published objects already up to date", { proxy: key });
+      log.debug("published objects already up to date", { proxy: key });
     }
     this.#firstRound?.delete(key);
   }
 
   /** The exposing Service's pilotfish-owned ports follow this proxy's Gateways (service-ports.ts). */
-  async #reconcileServicePorts(key: ProxyKey, snapshot: Snapshot, deployment: GatewayDeployment): Promise<ProxyOutcome["portProblems"]> {
+  async #reconcileServicePorts(key: ProxyKey, snapshot: Snapshot, deployment: GatewayDeployment, log: Logger): Promise<ProxyOutcome["portProblems"]> {
     const result = await this.#servicePorts.reconcile(snapshot, deployment, this.#source.inputs().services ?? []);
     if (result.applied) {
       const ports = result.ports.map((port) => `${port.name}${port.nodePort ? ` (nodePort ${port.nodePort})` : ""}`).join(", ") || "none";
-      this.#log.info(`service ports applied to ${result.service}: pilotfish owns ${ports}`, { proxy: key });
-      for (const problem of result.problems) this.#log.warn(`service port: ${problem.message}`, { proxy: key, resource: `Gateway/${problem.gateway}` });
+      log.info(`service ports applied to ${result.service}: pilotfish owns ${ports}`, { proxy: key });
+      for (const problem of result.problems) log.warn(`service port: ${problem.message}`, { proxy: key, resource: `Gateway/${problem.gateway}` });
     }
     return result.problems;
   }
 
-  async #refuse(key: ProxyKey, deployment: GatewayDeployment, reason: string, message: string): Promise<void> {
+  async #refuse(key: ProxyKey, deployment: GatewayDeployment, reason: string, message: string, log: Logger): Promise<void> {
     this.#metrics.refusals.inc({ proxy: key, reason });
     const fingerprint = `${reason}: ${message}`;
     if (this.#refusalSeen.get(key) !== fingerprint) {
       this.#refusalSeen.set(key, fingerprint);
-      this.#log.warn(`not publishing (${reason}): ${message}`, { proxy: key });
+      log.warn(`not publishing (${reason}): ${message}`, { proxy: key });
     }
     try {
       await this.#events.warn(deployment, reason, message);
     } catch (error) {
       this.#metrics.errors.inc({ stage: "event" });
-      this.#log.warn(`could not record Event ${reason}: ${describeError(error)}`, { proxy: key });
+      log.warn(`could not record Event ${reason}: ${describeError(error)}`, { proxy: key });
     }
   }
 
   /** Logs the compiler's diagnostics for a proxy when they change (not on every recompile). */
-  #logDiagnostics(key: ProxyKey, diagnostics: readonly Diagnostic[]): void {
+  #logDiagnostics(key: ProxyKey, diagnostics: readonly Diagnostic[], log: Logger): void {
     const fingerprint = JSON.stringify(diagnostics);
     if (this.#diagnosticsSeen.get(key) === fingerprint) return;
     this.#diagnosticsSeen.set(key, fingerprint);
     for (const d of diagnostics) {
       const line = `${d.kind} ${d.namespace}/${d.name} ${d.field}: ${d.message}`;
       const fields = { proxy: key, resource: `${d.kind}/${d.namespace}/${d.name}` };
-      if (d.severity === "error") this.#log.warn(line, fields);
-      else this.#log.info(line, fields);
+      if (d.severity === "error") log.warn(line, fields);
+      else log.info(line, fields);
     }
   }
 }

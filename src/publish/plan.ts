@@ -70,7 +70,7 @@ export interface PublishPlan {
 
 export type PlanRefusal =
   | { reason: "Inconsistent"; message: string; fileSubscriptions: number }
-  | { reason: "TooLarge"; message: string; fileSubscriptions: number }
+  | { reason: "TooLarge"; message: string; fileSubscriptions: number; objects: readonly { group: ObjectGroup; bytes: number }[] }
   | { reason: "OverSubscriptionBudget"; message: string; fileSubscriptions: number };
 
 export type PlanResult = { ok: true; plan: PublishPlan } | ({ ok: false } & PlanRefusal);
@@ -159,6 +159,7 @@ export function planPublish(resources: EnvoyResources, proxy: ProxyWorkload, opt
         tooLarge.map((object) => `${object.kind} ${object.name} would hold ${object.bytes} bytes`).join("; ") +
         ` (Kubernetes allows ${maxObjectDataBytes}); the last good config stays published. Large configs need ADS delivery (a later pilotfish release)`,
       fileSubscriptions: subscriptions,
+      objects: objects.map(({ group, bytes }) => ({ group, bytes })),
     };
   }
   return { ok: true, plan: { objects, fileSubscriptions: subscriptions } };

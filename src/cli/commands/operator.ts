@@ -178,6 +178,8 @@ export function registerOperatorCommand(program: Command): void {
         options.xdsAddress === "off"
           ? undefined
           : await startXds({ address: options.xdsAddress, plaintext: options.xdsPlaintext === true, debugAddress: options.xdsDebugAddr, logger });
+      // Envoy's NACKs, counted per proxy and type (the message is in the xDS server's log).
+      xds?.server.events.on("nack", (nack: { proxy?: string; type: string }) => metrics.xdsRejected.inc({ proxy: nack.proxy ?? "unknown", type: nack.type }));
       const discovery = sidecarDiscovery(options);
       const operator = new Operator({
         kubeConfig: config,

@@ -27,6 +27,8 @@ export interface InformerEvents {
   /** The first successful list of this informer. */
   onSynced(): void;
   onError(error: unknown, retryInMs: number): void;
+  /** Every successful list: the first, and each re-list (410 Gone, a restart after an error). */
+  onListed?(): void;
 }
 
 const minBackoffMs = 500;
@@ -84,6 +86,7 @@ export class ResilientInformer {
       const list = await listFn();
       // A successful list: the informer is (again) in step with the apiserver.
       this.#failures = 0;
+      this.#events.onListed?.();
       // ListWatch fills its cache from the list after this function returns (in microtasks that
       // follow); a macrotask later the cache holds every listed object.
       setImmediate(() => {

@@ -53,6 +53,8 @@ export interface SourceEvents {
   /** Every informer has listed once: the inputs are complete. */
   onSynced(): void;
   onInformerError?(informer: string, error: unknown, retryInMs: number): void;
+  /** An informer listed (its first sync or a re-list after 410 Gone or a restart). */
+  onInformerList?(informer: string): void;
   onInvalidResource?(kind: string, namespace: string, name: string, findings: readonly Finding[]): void;
 }
 
@@ -142,6 +144,7 @@ export class KubeSource {
         onChange: (type, object) => this.#changed(spec.sourceKind, type, object),
         onSynced: () => this.#checkSynced(),
         onError: (error, retryInMs) => this.#informerError(spec.name, error, retryInMs),
+        onListed: () => this.#events.onInformerList?.(spec.name),
       });
       this.#informers.set(spec.sourceKind, informer);
       informer.start();
@@ -294,6 +297,7 @@ export class KubeSource {
         onChange: (type, object) => this.#changed("Secret", type, object),
         onSynced: () => this.#checkSynced(),
         onError: (error, retryInMs) => this.#informerError(spec.name, error, retryInMs),
+        onListed: () => this.#events.onInformerList?.(spec.name),
       });
       this.#secretInformers.set(namespace, informer);
       this.#log.info(`watching Secrets in namespace ${namespace}`, { resource: `namespace/${namespace}` });

@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
-import { createLogger } from "../../../src/controllers/log.js";
+import { createLogger, withFields } from "../../../src/controllers/log.js";
 import type { LogFormat, LogLevel } from "../../../src/controllers/log.js";
 
 async function logged(format: LogFormat, level: LogLevel, write: (logger: ReturnType<typeof createLogger>) => void): Promise<string[]> {
@@ -17,6 +17,17 @@ describe("operator logs", () => {
   test("text: level, then the proxy/resource key in brackets, then the message", async () => {
     const [line] = await logged("text", "info", (logger) => logger.warn("not publishing (TooLarge): x", { proxy: "istio-system/gw" }));
     assert.match(line ?? "", /^\d{4}-\d\d-\d\dT[\d:.]+Z warn {2}\[proxy=istio-system\/gw\] not publishing \(TooLarge\): x$/);
+  });
+
+  test("withFields: every line carries the reconcile id, a line's own fields kept and winning", async () => {
+    const lines = await logged("json", "debug", (logger) => {
+      const run = withFields(logger, { reconcile: "r-7", proxy: "istio-system/gw" });
+      run.info("published");
+      run.warn("override", { proxy: "other/gw", resource: "Gateway/a/b" });
+    });
+    const [first, second] = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    assert.deepEqual([first?.reconcile, first?.proxy, first?.message], ["r-7", "istio-system/gw", "published"]);
+    assert.deepEqual([second?.reconcile, second?.proxy, second?.resource], ["r-7", "other/gw", "Gateway/a/b"]);
   });
 
   test("json: one object per line with the keys as fields", async () => {
