@@ -69,4 +69,7 @@ demo: node_modules ## pilotfish run on examples/coolstore: local upstreams, loca
 bench: node_modules ## run the benchmarks on purpose (not a test): compile time and memory by size
 	npx tsx bench/compile.ts
 
-.PHONY: demo bench
+soak: node_modules ## seeded random apply/mutate/delete against apiserver + operator + Envoy with a steady request loop (SEED=1 OPS=600)
+	npx tsx bench/soak.ts --seed $${SEED:-1} --ops $${OPS:-600}
+
+.PHONY: demo bench soak
