@@ -25,7 +25,7 @@ import { repoRoot } from "../../support/paths.js";
 import { startAdsEnvoy } from "../xds/harness.js";
 import { operatorKubeconfig } from "./support/identity.js";
 import { startOperator } from "./support/operator-process.js";
-import type { OperatorProcess } from "./support/operator-process.js";
+import type { LogLine, OperatorProcess } from "./support/operator-process.js";
 import { generatedHostileCases, hostileFileCases, tlsSecret } from "./support/hostile-fixtures.js";
 import type { HostileCase } from "./support/hostile-fixtures.js";
 
@@ -61,6 +61,19 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
   return 0;
 }
 
+/** The good config's VirtualService: `extra` routes first, then `/` → "good". */
+const goodVirtualService = (extra: { prefix: string; body: string }[] = []): string =>
+  dump({
+    apiVersion: "networking.istio.io/v1",
+    kind: "VirtualService",
+    metadata: { name: "ads", namespace: "shop" },
+    spec: {
+      hosts: [goodHost],
+      gateways: ["shop-gateway"],
+      http: [...extra, { prefix: "/", body: "good" }].map((route) => ({ match: [{ uri: { prefix: route.prefix } }], directResponse: { status: 200, body: { string: route.body } } })),
+    },
+  });
+
 const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
 describe("hostile input at the cluster door", { timeout: 1_200_000 }, () => {
@@ -74,6 +87,13 @@ describe("hostile input at the cluster door", { timeout: 1_200_000 }, () => {
   let operatorPid: number;
   let baselineRss: number;
   const cases: HostileCase[] = [];
+  // The operator's output is a ring of the last lines; keep every JSON line seen, read often.
+  const seenLogs = new Map<string, LogLine>();
+  let logCollector: ReturnType<typeof setInterval> | undefined;
+  const logs = (): LogLine[] => {
+    for (const line of operator?.logs() ?? []) seenLogs.set(JSON.stringify(line), line);
+    return [...seenLogs.values()];
+  };
   const outcomes = new Map<string, { code: number; stderr: string }>();
 
   printEnvoyLogOnFailure(() => (envoy ? [envoy] : []));
@@ -132,22 +152,16 @@ describe("hostile input at the cluster door", { timeout: 1_200_000 }, () => {
         },
       }),
     );
-    await apply(
-      dump({
-        apiVersion: "networking.istio.io/v1",
-        kind: "VirtualService",
-        metadata: { name: "ads", namespace: "shop" },
-        spec: { hosts: [goodHost], gateways: ["shop-gateway"], http: [{ match: [{ uri: { prefix: "/" } }], directResponse: { status: 200, body: { string: "good" } } }] },
-      }),
-    );
+    await apply(goodVirtualService());
     operator = await startOperator({
       kubeconfig,
       proxyConfigDir: join(work, "proxy"),
       proxyAdminPort: await freePort(),
       proxyStatusPort: await freePort(),
-      extraArgs: ["--xds-address", `127.0.0.1:${xdsPort}`, "--xds-debug-addr", "off"],
+      extraArgs: ["--log-level", "info", "--xds-address", `127.0.0.1:${xdsPort}`, "--xds-debug-addr", "off"],
     });
     operatorPid = operator.process.child.pid ?? 0;
+    logCollector = setInterval(logs, 250);
     envoy = await startAdsEnvoy("hostile", xdsPort, "GRPC");
     await waitFor(async () => (await get(ports.http, goodHost)).body === "good", { timeoutMs: 60_000, intervalMs: 100, what: "the good config over HTTP" });
     await waitFor(async () => (await getTls()).body === "good", { timeoutMs: 60_000, intervalMs: 100, what: "the good config over HTTPS" });
@@ -157,6 +171,7 @@ describe("hostile input at the cluster door", { timeout: 1_200_000 }, () => {
   });
 
   after(async () => {
+    clearInterval(logCollector);
     await envoy?.stop();
     await operator?.stop();
     await controlPlane?.stop();
@@ -172,15 +187,8 @@ describe("hostile input at the cluster door", { timeout: 1_200_000 }, () => {
   test("/metrics: the families move when a resource is applied; JSON logs carry a reconcile id and the proxy", async () => {
     const proxy = "istio-system/istio-ingressgateway";
     const before = await operator!.metrics();
-    await apply(
-      dump({
-        apiVersion: "networking.istio.io/v1",
-        kind: "VirtualService",
-        metadata: { name: "probe", namespace: "shop" },
-        spec: { hosts: ["probe.shop.example"], gateways: ["shop-gateway"], http: [{ directResponse: { status: 200, body: { string: "probe" } } }] },
-      }),
-    );
-    await waitFor(async () => (await get(ports.http, "probe.shop.example")).body === "probe", { timeoutMs: 60_000, intervalMs: 100, what: "the probe route" });
+    await apply(goodVirtualService([{ prefix: "/probe", body: "probe" }]));
+    await waitFor(async () => (await get(ports.http, goodHost, "/probe")).body === "probe", { timeoutMs: 60_000, intervalMs: 100, what: "the probe route" });
     const after = await waitFor(
       async () => {
         const text = await operator!.metrics();
@@ -206,11 +214,11 @@ describe("hostile input at the cluster door", { timeout: 1_200_000 }, () => {
     }
     assert.equal(sample(after, "pilotfish_xds_rejected_total"), 0, "Envoy NACKed nothing");
 
-    const published = operator!.logs().filter((line) => line.message.startsWith("published ") && line.proxy === proxy);
+    const published = logs().filter((line) => line.message.startsWith("published ") && line.proxy === proxy);
     assert.ok(published.length > 0, "a 'published' line keyed by the proxy");
     const id = published.at(-1)!.reconcile;
     assert.match(String(id), /^[0-9a-f]{8}$/, "the line carries its reconcile id");
-    const run = operator!.logs().filter((line) => line.reconcile === id);
+    const run = logs().filter((line) => line.reconcile === id);
     assert.ok(run.every((line) => line.proxy === proxy), "every line of that reconcile names the proxy");
   });
 
@@ -266,10 +274,10 @@ describe("hostile input at the cluster door", { timeout: 1_200_000 }, () => {
     ).catch(() => undefined);
     assert.deepEqual(last, []);
 
-    const logs = operator!.logs();
+    const seen = logs();
     const unlogged = stored
       .filter((c) => c.expect.type === "invalid")
-      .filter((c) => !logs.some((line) => line.level === "warn" && line.resource === `${c.kind}/${NAMESPACE}/${c.name}` && line.message.startsWith(`skipping invalid ${c.kind}`)))
+      .filter((c) => !seen.some((line) => line.level === "warn" && line.resource === `${c.kind}/${NAMESPACE}/${c.name}` && line.message.startsWith(`skipping invalid ${c.kind}`)))
       .map((c) => `${c.kind}/${c.name}`);
     assert.deepEqual(unlogged, [], "every invalid resource has a 'skipping invalid' warning keyed by the resource");
   });
@@ -306,8 +314,10 @@ describe("hostile input at the cluster door", { timeout: 1_200_000 }, () => {
   });
 
   test("after deleting the set, the operator's RSS is back within 20% of its baseline", async () => {
+    // The giants first: every later delete then recompiles a small config.
+    await controlPlane.kubectlOk(["delete", "virtualservice.networking.istio.io/huge-routes", "gateway.networking.istio.io/huge-servers", "secret/garbage-credential"], { namespace: NAMESPACE });
     await controlPlane.kubectlOk(["delete", "gateways.networking.istio.io,virtualservices.networking.istio.io,destinationrules.networking.istio.io,secrets,services", "--all", "--wait=true"], { namespace: NAMESPACE });
-    await waitFor(async () => (await get(ports.http, "huge-routes.hostile.example", "/r4999")).status === 404, { timeoutMs: 60_000, intervalMs: 500, what: "the hostile routes gone" });
+    await waitFor(async () => (await get(ports.http, "huge-routes.hostile.example", "/r4999")).status === 404, { timeoutMs: 180_000, intervalMs: 500, what: "the hostile routes gone" });
     assert.equal((await get(ports.http, goodHost)).body, "good");
     let rss = rssBytes(operatorPid);
     await waitFor(
