@@ -29,12 +29,11 @@ export function createLogger(level: LogLevel, format: LogFormat, stream: NodeJS.
     format: winston.format.combine(winston.format.timestamp(), format === "json" ? winston.format.json() : textLine),
     transports: [new winston.transports.Stream({ stream })],
   });
-  return {
-    error: (message, fields) => logger.error(message, fields ?? {}),
-    warn: (message, fields) => logger.warn(message, fields ?? {}),
-    info: (message, fields) => logger.info(message, fields ?? {}),
-    debug: (message, fields) => logger.debug(message, fields ?? {}),
-  };
+  // One info object per line, never `logger.warn(message, fields)`: winston treats a message with
+  // printf tokens (`%s`, `%d`, `%%` — e.g. Envoy's %VARIABLE% syntax quoted in a finding) as a
+  // format string and then drops the fields, so the line would lose its proxy/resource keys.
+  const line = (level: LogLevel) => (message: string, fields?: Record<string, unknown>) => logger.log({ ...(fields ?? {}), level, message });
+  return { error: line("error"), warn: line("warn"), info: line("info"), debug: line("debug") };
 }
 
 /**

@@ -30,6 +30,19 @@ describe("operator logs", () => {
     assert.deepEqual([second?.reconcile, second?.proxy, second?.resource], ["r-7", "other/gw", "Gateway/a/b"]);
   });
 
+  // Found by test/fixtures/hostile: a finding quoting '%%' lost its resource key (winston's splat).
+  test("a message with printf tokens (%s, %d, %%) keeps its fields", async () => {
+    const lines = await logged("json", "info", (logger) => {
+      logger.warn("header value \"%DOWNSTREAM_REMOTE_ADDRESS\" is unterminated: close it with '%' or write '%%'", { resource: "VirtualService/a/b" });
+      logger.info("100%s %d", { proxy: "istio-system/gw" });
+    });
+    const [first, second] = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    assert.equal(first?.resource, "VirtualService/a/b");
+    assert.match(String(first?.message), /write '%%'$/);
+    assert.equal(second?.proxy, "istio-system/gw");
+    assert.equal(second?.message, "100%s %d");
+  });
+
   test("json: one object per line with the keys as fields", async () => {
     const [line] = await logged("json", "info", (logger) => logger.warn("skipping invalid VirtualService a/b: spec.http: bad", { resource: "VirtualService/a/b", field: "spec.http" }));
     const parsed = JSON.parse(line ?? "{}") as Record<string, unknown>;
