@@ -228,7 +228,8 @@ try {
     }
   })();
 
-  await new Promise((resolve) => setTimeout(resolve, 3000));
+  // Baseline once start-up garbage is collected: 10 s of serving the stable route.
+  await new Promise((resolve) => setTimeout(resolve, 10_000));
   const baseline = rssBytes(pid);
   const samples: { at: number; rss: number }[] = [{ at: 0, rss: baseline }];
   const started = performance.now();
