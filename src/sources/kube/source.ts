@@ -362,7 +362,7 @@ export function relevantFingerprint(kind: SourceKind, object: KubeObject): strin
  * The resource as a user writes it: the validator checks Istio's API, and fields the apiserver
  * adds (managedFields, uid, resourceVersion, status...) are not part of it.
  */
-function asWritten(object: KubeObject): KubeObject {
+export function asWritten(object: KubeObject): KubeObject {
   const metadata = object.metadata ?? {};
   return {
     apiVersion: object.apiVersion,
