@@ -78,6 +78,7 @@ export class Upstream {
   #backoffMs = 250;
   #retry: NodeJS.Timeout | undefined;
   #closed = false;
+  #tokenMissing = false;
 
   constructor(options: UpstreamOptions) {
     this.#options = options;
@@ -133,10 +134,12 @@ export class Upstream {
     if (tokenFile) {
       try {
         metadata.set("authorization", `Bearer ${readFileSync(tokenFile, "utf8").trim()}`);
+        this.#tokenMissing = false;
       } catch (error) {
-        this.#options.logger.warn(`cannot read the token ${tokenFile}: ${error instanceof Error ? error.message : String(error)}; retrying`);
-        this.#scheduleRetry();
-        return;
+        // The operator decides whether it serves an unauthenticated stream (plaintext on a trusted
+        // network does); said once, not on every retry.
+        if (!this.#tokenMissing) this.#options.logger.warn(`no token sent: cannot read ${tokenFile}: ${error instanceof Error ? error.message : String(error)}`);
+        this.#tokenMissing = true;
       }
     }
     const call = this.#client.makeBidiStreamRequest(deltaPath, (bytes: Uint8Array) => Buffer.from(bytes), (bytes: Buffer) => bytes, metadata);
