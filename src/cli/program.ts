@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { registerAgentCommand } from "./commands/agent.js";
 import { registerAnalyzeCommand } from "./commands/analyze.js";
 import { registerCompileCommand } from "./commands/compile.js";
+import { registerCompletionCommand } from "./commands/completion.js";
 import { registerExplainCommand } from "./commands/explain.js";
 import { registerOperatorCommand } from "./commands/operator.js";
 import { registerProxyConfigCommand } from "./commands/proxy-config.js";
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerAgentCommand(program);
   registerAnalyzeCommand(program);
   registerCompileCommand(program);
+  registerCompletionCommand(program);
   registerExplainCommand(program);
   registerOperatorCommand(program);
   registerProxyConfigCommand(program);
