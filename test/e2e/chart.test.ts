@@ -232,6 +232,14 @@ describe("the chart on the bench's node: helm install, upgrade, uninstall and ku
     await eventually("200 again", 200, /^webapp-/);
   });
 
+  it("the gateway drained to 0 and back boots from its published ConfigMaps and Secret", async () => {
+    await kubectl(["scale", "deployment/istio-ingressgateway", "--replicas=0"], releaseNs);
+    await waitFor(async () => (await kubectl(["get", "pods", "-l", "istio=ingressgateway", "-o", "name"], releaseNs)).trim() === "", { timeoutMs: 60_000, what: "no gateway pod left" });
+    await kubectl(["scale", "deployment/istio-ingressgateway", "--replicas=1"], releaseNs);
+    await rollout("istio-ingressgateway", releaseNs);
+    await eventually("200 from the gateway pod started from the published objects", 200, /^webapp-/);
+  });
+
   it("helm uninstall leaves the CRDs and the users' Istio resources", async () => {
     await helm(["uninstall", "pilotfish", "--namespace", releaseNs, "--wait", "--timeout", "2m"]);
     assert.equal((await cluster.kubectl(["get", "deployment", "pilotfish"], { namespace: releaseNs })).code, 1, "the operator is gone");
