@@ -42,6 +42,9 @@ integration: node_modules ## tests against a real kube-apiserver + etcd and a re
 e2e: node_modules ## tests on the bench's real node (kubelet, containerd, kube-proxy): pods, volumes, webhooks
 	$(NODE_TEST) --test-concurrency=1 $(E2E_TESTS)
 
+e2e-chart: node_modules ## the labs' scenarios (test/e2e/operator-labs.test.ts) with the operator installed by the chart, as a pod
+	PILOTFISH_E2E_OPERATOR=chart $(NODE_TEST) test/e2e/operator-labs.test.ts
+
 images: node_modules ## build the project's images locally into the bench cache (no registry, no Docker)
 	npx tsx scripts/images/build.ts
 
@@ -60,7 +63,7 @@ test: ## install the bench, then run every test (lint, unit, integration), timin
 	  integration "$(MAKE) --no-print-directory integration" \
 	  e2e "$(MAKE) --no-print-directory e2e"
 
-.PHONY: help deps testenv build generate generate-config lint unit integration e2e images cluster cluster-down test
+.PHONY: help deps testenv build generate generate-config e2e-chart lint unit integration e2e images cluster cluster-down test
 
 demo: node_modules ## pilotfish run on examples/coolstore: local upstreams, local Envoy over ADS, curl lines and a live edit (Ctrl-C stops)
 	bash scripts/testenv.sh envoy

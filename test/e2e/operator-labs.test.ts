@@ -3,7 +3,9 @@
  * becomes traffic through a real gateway pod (config/gateway: Envoy in the proxy image, reading
  * the ConfigMaps and Secret pilotfish publishes through a projected volume) reached on the
  * node's NodePorts, as the seeds' curl lines do. The operator runs on the host under the RBAC of
- * config/rbac; the upstreams are real pods of the test upstream image with the labs' labels.
+ * config/rbac, or, with PILOTFISH_E2E_OPERATOR=chart (`make e2e-chart`), as the pod `helm install
+ * charts/pilotfish` creates (support/operator-under-test.ts): one scenario definition, two
+ * runners. The upstreams are real pods of the test upstream image with the labs' labels.
  * The lab steps build on one another, like the book's, so they share one node and one operator.
  */
 import assert from "node:assert/strict";
@@ -13,16 +15,13 @@ import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import { dump } from "js-yaml";
 import { startCluster, printClusterStateOnFailure } from "../support/cluster.js";
-import { installCrds } from "../support/crds.js";
 import type { Cluster } from "../support/cluster.js";
 import { labPath, labsSkip } from "../support/labs.js";
 import { httpRequest, tcpExchange, waitFor } from "../support/net.js";
 import type { HttpRequestOptions, HttpResponse } from "../support/net.js";
-import { repoRoot } from "../support/paths.js";
-import { operatorKubeconfig } from "../integration/operator/support/identity.js";
-import { startOperator } from "../integration/operator/support/operator-process.js";
-import type { OperatorProcess } from "../integration/operator/support/operator-process.js";
 import { withTestUpstreamImage } from "./support/lab-workloads.js";
+import { installOperator, operatorPlace } from "./support/operator-under-test.js";
+import type { OperatorUnderTest } from "./support/operator-under-test.js";
 
 const ns = "istioinaction";
 const gatewayNs = "istio-system";
@@ -35,13 +34,12 @@ const httpsNodePort = 30005;
 // Traffic through the gateway follows a change once the kubelet has synced the volume and Envoy
 // has reloaded: seconds on the bench (syncFrequency 1s), not the 60-90 s of a default kubelet.
 const propagation = { timeoutMs: 60_000, intervalMs: 250 };
-const operatorArgs = ["--access-log-file", "/dev/stdout", "--webhook-addr", "off"];
+const place = operatorPlace();
 
-describe("operator end to end on the bench's node (labs L1-L6, L8-L10, L12)", { skip: labsSkip() }, () => {
+describe(`operator end to end on the bench's node (labs L1-L6, L8-L10, L12), the operator ${place === "chart" ? "installed by the chart" : "on the host"}`, { skip: labsSkip() }, () => {
   let cluster: Cluster;
-  let operator: OperatorProcess | undefined;
+  let operator: OperatorUnderTest | undefined;
   let work: string;
-  let operatorConfig: string;
 
   const kubectl = (args: readonly string[], input?: string, namespace = ns): Promise<string> =>
     cluster.kubectlOk(args, { namespace, ...(input === undefined ? {} : { input }) });
@@ -70,39 +68,30 @@ describe("operator end to end on the bench's node (labs L1-L6, L8-L10, L12)", { 
     publishedObjects.filter((object) => before[object] !== now[object]).map((object) => object.replace(/^.*pilotfish-istio-ingressgateway-/, ""));
 
   before(async () => {
-    cluster = await startCluster({ images: ["proxy", "test-upstream"] });
+    cluster = await startCluster({ images: ["proxy", "test-upstream", ...(place === "chart" ? (["operator"] as const) : [])] });
     console.log(`# node ${cluster.nodeIp} up in ${cluster.startupMs} ms`);
     work = mkdtempSync(join(tmpdir(), "pilotfish-e2e-operator-"));
-    let phase = Date.now();
-    await installCrds(cluster);
-    await cluster.kubectlOk(["apply", "-f", join(repoRoot, "config", "rbac")]);
-    await cluster.kubectlOk(["apply", "-f", join(repoRoot, "config", "gateway")]);
-    await cluster.kubectlOk(["create", "namespace", ns]);
-    console.log(`# kubectl apply -f config/crd config/rbac config/gateway: ${Date.now() - phase} ms`);
-    operatorConfig = await operatorKubeconfig(cluster, work);
-    phase = Date.now();
+    const phase = Date.now();
     // Access logs on, as the seeds' Istio installs have them (meshConfig.accessLogFile): lab L10.
-    operator = await startOperator({ kubeconfig: operatorConfig, proxyConfigDir: "/etc/pilotfish/proxy", proxyAdminPort: 15000, proxyStatusPort: 15021, extraArgs: operatorArgs });
+    operator = await installOperator(cluster, place, { accessLogFile: "/dev/stdout", work });
+    await cluster.kubectlOk(["create", "namespace", ns]);
     await rollout(proxy, gatewayNs);
-    console.log(`# operator ready and the gateway pod Ready (booted from the published config): ${Date.now() - phase} ms`);
+    console.log(`# ${place === "chart" ? "helm install" : "kubectl apply -f config/crd config/rbac config/gateway + the operator on the host"}, the gateway pod Ready (booted from the published config): ${Date.now() - phase} ms`);
   });
 
   after(async () => {
-    const status = await operator?.stop();
-    if (status && status.code !== 0) console.log(`# operator exited ${JSON.stringify(status)}`);
     if (cluster) {
       await cluster.kubectl(["delete", "namespace", ns, "--wait=false"]);
-      await cluster.kubectl(["delete", "-f", join(repoRoot, "config", "gateway"), "--wait=false"]);
+      await operator?.uninstall();
       await cluster.stop();
     }
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
   printClusterStateOnFailure(() => cluster, () => [gatewayNs, ns]);
-  afterEach((context) => {
+  afterEach(async (context) => {
     if ((context as { passed?: boolean }).passed !== false || !operator) return;
-    const lines = operator.process.output.text().split("\n").slice(-60).join("\n");
-    process.stderr.write(`----- operator (last 60 lines) -----\n${lines}\n`);
+    process.stderr.write(`----- operator (last 60 lines) -----\n${await operator.tail(60)}\n`);
   });
 
   it("L1: a Gateway without a VirtualService answers 404 on the HTTP NodePort", async () => {
@@ -325,8 +314,8 @@ describe("operator end to end on the bench's node (labs L1-L6, L8-L10, L12)", { 
     await eventually("the first good change", () => gateway("/v3/items", "webapp.istioinaction.io"), 200);
     await eventually("the second good change", () => gateway("/", "extra.istioinaction.io"), 200);
     assert.equal((await gateway("/", "broken.istioinaction.io")).status, 404, "the invalid VirtualService never reached the proxy");
-    assert.ok(operator?.logs().some((line) => line.resource?.includes("broken-vs")), "the operator logged the skipped VirtualService by name");
-    assert.equal(operator?.process.exitStatus, undefined, "the operator keeps running");
+    assert.ok((await operator?.logs())?.some((line) => line.resource?.includes("broken-vs")), "the operator logged the skipped VirtualService by name");
+    assert.equal(await operator?.running(), true, "the operator keeps running");
 
     await kubectl(["delete", "virtualservice", "webapp-vs-from-gw"]);
     await eventually("404 once the VirtualService is deleted", () => gateway("/v3/items", "webapp.istioinaction.io"), 404);
@@ -356,7 +345,6 @@ describe("operator end to end on the bench's node (labs L1-L6, L8-L10, L12)", { 
     // The operator stops while a client keeps requesting: the data plane does not need it.
     const whileStopping = probe(() => gateway("/api/catalog", "webapp.istioinaction.io"));
     await operator?.stop();
-    operator = undefined;
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const stopping = await whileStopping.finish();
 
@@ -366,7 +354,7 @@ describe("operator end to end on the bench's node (labs L1-L6, L8-L10, L12)", { 
     await eventually("the replacement gateway pod serving without the operator", () => gateway("/api/catalog", "webapp.istioinaction.io"), 200);
 
     const whileStarting = probe(() => gateway("/api/catalog", "webapp.istioinaction.io"));
-    operator = await startOperator({ kubeconfig: operatorConfig, proxyConfigDir: "/etc/pilotfish/proxy", proxyAdminPort: 15000, proxyStatusPort: 15021, extraArgs: operatorArgs, name: "pilotfish-operator-2" });
+    await operator?.start();
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const starting = await whileStarting.finish();
     console.log(`# requests while the operator stopped: ${stopping.requests} (${stopping.failures} failed); while it started again: ${starting.requests} (${starting.failures} failed)`);
