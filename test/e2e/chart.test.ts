@@ -9,11 +9,9 @@
  * Nothing runs on the host but helm, kubectl and the test's HTTP client.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { load, loadAll } from "js-yaml";
 import { chartDir, kubeVersion } from "../../scripts/generate-config/render.js";
@@ -22,10 +20,10 @@ import type { Cluster } from "../support/cluster.js";
 import { labPath, labsSkip } from "../support/labs.js";
 import { httpRequest, waitFor } from "../support/net.js";
 import type { HttpResponse } from "../support/net.js";
-import { benchTool, repoRoot } from "../support/paths.js";
+import { repoRoot } from "../support/paths.js";
+import { helmFor } from "./support/helm.js";
 import { withTestUpstreamImage } from "./support/lab-workloads.js";
 
-const execFileAsync = promisify(execFile);
 const releaseNs = "istio-system";
 const ns = "istioinaction";
 const operatorSelector = "app.kubernetes.io/name=pilotfish,app.kubernetes.io/component=operator";
@@ -45,19 +43,7 @@ describe("the chart on the bench's node: helm install, upgrade, uninstall and ku
 
   const kubectl = (args: readonly string[], namespace = ns, input?: string): Promise<string> =>
     cluster.kubectlOk(args, { namespace, ...(input === undefined ? {} : { input }) });
-  const helm = async (args: readonly string[]): Promise<string> => {
-    try {
-      const { stdout } = await execFileAsync(benchTool("helm"), [...args], {
-        maxBuffer: 32 * 1024 * 1024,
-        // helm's config, cache and data in the test's folder, never the user's.
-        env: { ...process.env, KUBECONFIG: cluster.kubeconfigPath, HELM_CONFIG_HOME: join(helmHome, "config"), HELM_CACHE_HOME: join(helmHome, "cache"), HELM_DATA_HOME: join(helmHome, "data") },
-      });
-      return stdout;
-    } catch (error) {
-      const failure = error as Error & { stderr?: string; stdout?: string };
-      throw new Error(`helm ${args.join(" ")} failed: ${failure.stderr ?? ""}${failure.stdout ?? ""}${failure.message}`);
-    }
-  };
+  const helm = (args: readonly string[]): Promise<string> => helmFor(cluster.kubeconfigPath, helmHome)(args);
   const gateway = (path: string, host: string): Promise<HttpResponse> =>
     httpRequest({ url: `http://${cluster.nodeIp}:30000${path}`, headers: { host }, timeoutMs: 5000 });
   const eventually = (what: string, status: number, upstream?: RegExp): Promise<HttpResponse> =>
