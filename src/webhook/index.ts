@@ -16,6 +16,7 @@ import { WebhookServer } from "./server.js";
 
 export { defaultInjectionSettings } from "./inject/inject.js";
 export type { InjectionSettings } from "./inject/inject.js";
+export type { DiscoveryAddress } from "./inject/bootstrap.js";
 
 export const defaultWebhookAddr = ":15017";
 export const mutatingConfigurationName = "pilotfish-sidecar-injector";

@@ -69,7 +69,9 @@ describe("L14: mesh traffic through compiled sidecar config over ADS, on the ben
         "--proxy-init-image", cluster.images["proxy-init"] ?? "",
         "--sidecar-discovery-address", `${cluster.nodeIp}:${xdsPort}`,
         "--access-log-file", "/dev/stdout",
-        ...(xds ? ["--xds-address", `${cluster.nodeIp}:${xdsPort}`, "--xds-plaintext", "--xds-debug-addr", `127.0.0.1:${await freePort()}`] : []),
+        // Plaintext ADS, so the injected bootstrap dials it without TLS or a token (docs/injection.md).
+        "--xds-plaintext",
+        ...(xds ? ["--xds-address", `${cluster.nodeIp}:${xdsPort}`, "--xds-debug-addr", `127.0.0.1:${await freePort()}`] : []),
       ],
     });
 

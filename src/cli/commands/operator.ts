@@ -17,6 +17,7 @@ import { Operator } from "../../controllers/operator.js";
 import { defaultAdminPort, defaultAgentSocket, defaultStatusPort, gatewayModes } from "../../publish/bootstrap.js";
 import type { GatewayMode } from "../../publish/bootstrap.js";
 import { defaultCertHosts, defaultInjectionSettings, defaultWebhookAddr, startWebhook } from "../../webhook/index.js";
+import type { DiscoveryAddress } from "../../webhook/index.js";
 import { startXds } from "../../xds/index.js";
 
 interface OperatorCommandOptions {
@@ -93,17 +94,25 @@ export function loadKubeConfig(path: string | undefined): { config: KubeConfig; 
   return { config, from: process.env.KUBECONFIG ? `$KUBECONFIG (${process.env.KUBECONFIG})` : "~/.kube/config" };
 }
 
-/** Where injected proxies find ADS: the flag, else where gateway pods find it (--xds-proxy-address) when ADS is on. */
-function sidecarDiscovery(options: OperatorCommandOptions): { host: string; port: number } | undefined {
+/**
+ * Where injected proxies find ADS: the flag, else where gateway pods find it (--xds-proxy-address)
+ * when ADS is on. Unless ADS is plaintext (--xds-plaintext), they speak the shared xDS contract:
+ * TLS verified as pilotfish.<namespace>.svc against ConfigMap pilotfish-ca-root, and their
+ * projected pilotfish token (docs/injection.md).
+ */
+function sidecarDiscovery(options: OperatorCommandOptions): DiscoveryAddress | undefined {
   const given = options.sidecarDiscoveryAddress;
   if (given === "off") return undefined;
+  let address: { host: string; port: number } | undefined;
   if (given !== undefined) {
-    const parsed = parseAddress(given);
-    if (parsed.host === "0.0.0.0" || parsed.host === "") throw new InvalidArgumentError(`--sidecar-discovery-address ${given}: name the host proxies dial`);
-    return parsed;
+    address = parseAddress(given);
+    if (address.host === "0.0.0.0" || address.host === "::") throw new InvalidArgumentError(`--sidecar-discovery-address ${given}: name the host proxies dial`);
+  } else {
+    const proxies = options.xdsProxyAddress ?? xdsProxyAddress(options.xdsAddress, options.namespace);
+    address = proxies === undefined ? undefined : parseAddress(proxies);
   }
-  const proxies = options.xdsProxyAddress ?? xdsProxyAddress(options.xdsAddress, options.namespace);
-  return proxies === undefined ? undefined : parseAddress(proxies);
+  if (!address) return undefined;
+  return options.xdsPlaintext === true ? address : { ...address, secure: { serverName: `pilotfish.${options.namespace}.svc` } };
 }
 
 export function registerOperatorCommand(program: Command): void {
