@@ -139,8 +139,13 @@ export function summarize(tallies: Record<Unit, Tally>): string {
   return parts.length === 0 ? "no change" : parts.join(", ");
 }
 
-/** The changes from `before` to `after` (either may be undefined: no config published / none). */
-export function diffConfigs(before: EnvoyResources | undefined, after: EnvoyResources | undefined): ConfigDiff {
+/**
+ * The changes from `before` to `after` (either may be undefined: no config published / none).
+ * `text: false` skips rendering the unified diffs (`diff` is "") when only the summary is wanted:
+ * live reloads of large configs would otherwise spend their time writing YAML nobody reads.
+ */
+export function diffConfigs(before: EnvoyResources | undefined, after: EnvoyResources | undefined, options: { text?: boolean } = {}): ConfigDiff {
+  const withText = options.text !== false;
   const changes: ResourceChange[] = [];
   const tallies = emptyTallies();
   for (const kind of resourceKinds) {
@@ -151,12 +156,16 @@ export function diffConfigs(before: EnvoyResources | undefined, after: EnvoyReso
     for (const name of names) {
       const a = old.get(name);
       const b = next.get(name);
-      const textA = a ? resourceYaml(a) : "";
-      const textB = b ? resourceYaml(b) : "";
-      if (textA === textB) continue;
+      if (a && b && JSON.stringify(a) === JSON.stringify(b)) continue;
       const change = a === undefined ? "added" : b === undefined ? "removed" : "changed";
       const label = `${kind}/${name}`;
-      changes.push({ kind, name, change, diff: unifiedDiff(textA, textB, { from: a ? `a/${label}` : "/dev/null", to: b ? `b/${label}` : "/dev/null" }) });
+      let diff = "";
+      if (withText) {
+        // Equal as Envoy reads them (key order and the endpoints' bookkeeping name aside): no change.
+        diff = unifiedDiff(a ? resourceYaml(a) : "", b ? resourceYaml(b) : "", { from: a ? `a/${label}` : "/dev/null", to: b ? `b/${label}` : "/dev/null" });
+        if (diff === "") continue;
+      }
+      changes.push({ kind, name, change, diff });
       if (unit) tallies[unit][change]++;
       if (kind === "routes") tallyRouteConfig(a, b, tallies);
       if (kind === "endpoints") tallyKeyed(endpointsOf(a), endpointsOf(b), endpointKey, tallies.endpoint);

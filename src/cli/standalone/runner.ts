@@ -231,7 +231,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
       }
       for (const warning of outcome.compiled.warnings) options.problem(formatProblem(warning));
       for (const diagnostic of outcome.compiled.diagnostics) options.problem(formatDiagnostic(diagnostic));
-      const diff = diffConfigs(current.resources, outcome.compiled.resources);
+      const diff = diffConfigs(current.resources, outcome.compiled.resources, { text: false });
       if (diff.changes.length === 0) {
         options.info(`no change to the Envoy config (still version ${version})`);
         return;
