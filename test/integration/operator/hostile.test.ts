@@ -86,6 +86,7 @@ describe("hostile input at the cluster door", { timeout: 1_200_000 }, () => {
   let goodCaPem: string;
   let operatorPid: number;
   let baselineRss: number;
+  let peakRss = 0;
   const cases: HostileCase[] = [];
   // The operator's output is a ring of the last lines; keep every JSON line seen, read often.
   const seenLogs = new Map<string, LogLine>();
@@ -161,7 +162,14 @@ describe("hostile input at the cluster door", { timeout: 1_200_000 }, () => {
       extraArgs: ["--log-level", "info", "--xds-address", `127.0.0.1:${xdsPort}`, "--xds-debug-addr", "off"],
     });
     operatorPid = operator.process.child.pid ?? 0;
-    logCollector = setInterval(logs, 250);
+    logCollector = setInterval(() => {
+      logs();
+      try {
+        peakRss = Math.max(peakRss, rssBytes(operatorPid));
+      } catch {
+        // exited: the test's own assertions report it
+      }
+    }, 250);
     envoy = await startAdsEnvoy("hostile", xdsPort, "GRPC");
     await waitFor(async () => (await get(ports.http, goodHost)).body === "good", { timeoutMs: 60_000, intervalMs: 100, what: "the good config over HTTP" });
     await waitFor(async () => (await getTls()).body === "good", { timeoutMs: 60_000, intervalMs: 100, what: "the good config over HTTPS" });
@@ -342,7 +350,7 @@ describe("hostile input at the cluster door", { timeout: 1_200_000 }, () => {
       },
       { timeoutMs: 90_000, intervalMs: 1000, what: "RSS within 20% of the baseline" },
     ).catch(() => undefined);
-    process.stdout.write(`# operator RSS: baseline ${mib(baselineRss)}, after the set ${mib(rss)} (${((rss / baselineRss - 1) * 100).toFixed(0)}%)\n`);
+    process.stdout.write(`# operator RSS: baseline ${mib(baselineRss)}, peak ${mib(peakRss)}, after the set ${mib(rss)} (${((rss / baselineRss - 1) * 100).toFixed(0)}%)\n`);
     assert.ok(rss <= baselineRss * 1.2, `RSS ${mib(rss)} is more than 20% over the baseline ${mib(baselineRss)}`);
     const stats = await envoy!.stats();
     assert.deepEqual([...stats].filter(([name, value]) => name.endsWith(".update_rejected") && value !== 0), []);
