@@ -4,11 +4,15 @@ import type { EnvoyResources } from "../../envoy/resources.js";
 import type { ExplainContext, ExplainRequest } from "../../explain/trace.js";
 import { ansiStyle, explanationJson, plainStyle, renderExplanation } from "../../explain/format.js";
 import { compileFiles, fetchConfigDump } from "./inspect-sources.js";
+import { forwardToPod, parsePodTarget } from "../port-forward.js";
 
 interface ExplainOptions {
   filename?: string[];
   namespace: string;
   adminAddr?: string;
+  proxy?: string;
+  kubeconfig?: string;
+  adminPort: string;
   host: string;
   path: string;
   method: string;
@@ -40,6 +44,8 @@ Examples:
   pilotfish explain -f examples/coolstore --host webapp.istioinaction.io --path /api/catalog
   # HTTPS with SNI, a header and a method
   pilotfish explain -f manifests/ --host api.shop.example --scheme https --port 443 --header x-version=beta --method POST
+  # a gateway pod in the cluster (port-forward through the Kubernetes API)
+  pilotfish explain --proxy deploy/istio-ingressgateway.istio-system --host webapp.istioinaction.io --port 8080
   # a running gateway (Envoy admin address), machine-readable
   pilotfish explain --admin-addr 127.0.0.1:15000 --host webapp.istioinaction.io -o json
 
@@ -53,6 +59,9 @@ export function registerExplainCommand(program: Command): void {
     .option("-f, --filename <path>", "manifest file or folder (repeatable), compiled like the operator does", (value: string, previous: string[] = []) => [...previous, value])
     .option("-n, --namespace <ns>", "namespace for manifests without one", "default")
     .option("--admin-addr <host:port>", "trace against a running Envoy's config (its admin address) instead of files")
+    .option("--proxy <pod>", "trace against a gateway pod in the cluster (pod.namespace or deploy/name.namespace), by port-forward to its Envoy admin")
+    .option("--admin-port <port>", "the Envoy admin port inside the --proxy pod", "15000")
+    .option("--kubeconfig <path>", "kubeconfig for --proxy (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
     .requiredOption("--host <host>", "the request's Host header (a port may follow: host:port)")
     .option("--path <path>", "path and query", "/")
     .option("--method <method>", "HTTP method", "GET")
@@ -67,7 +76,9 @@ export function registerExplainCommand(program: Command): void {
       if (options.scheme !== "http" && options.scheme !== "https") throw new Error(`--scheme ${options.scheme}: expected http or https`);
       if (options.output !== "text" && options.output !== "json") throw new Error(`-o ${options.output}: expected text or json`);
       const hasFiles = (options.filename ?? []).length > 0;
-      if (hasFiles === (options.adminAddr !== undefined)) throw new Error("give exactly one source: -f DIR (manifests) or --admin-addr HOST:PORT (a running Envoy)");
+      if ([hasFiles, options.adminAddr !== undefined, options.proxy !== undefined].filter(Boolean).length !== 1) {
+        throw new Error("give exactly one source: -f DIR (manifests), --proxy POD (a gateway pod in the cluster) or --admin-addr HOST:PORT (a running Envoy)");
+      }
       const port = parsePort(options.port);
       const request: ExplainRequest = {
         host: options.host,
@@ -85,8 +96,15 @@ export function registerExplainCommand(program: Command): void {
         const compiled = compileFiles(options.filename ?? [], options.namespace);
         resources = compiled.resources;
         context = compiled.context;
+      } else if (options.adminAddr !== undefined) {
+        resources = (await fetchConfigDump(options.adminAddr)).resources;
       } else {
-        resources = (await fetchConfigDump(options.adminAddr ?? "")).resources;
+        const forwarded = await forwardToPod(options.kubeconfig, parsePodTarget(options.proxy ?? "", "istio-system"), Number(options.adminPort));
+        try {
+          resources = (await fetchConfigDump(forwarded.address)).resources;
+        } finally {
+          await forwarded.close();
+        }
       }
       const explanation = explainRequest(resources, request, context);
       if (options.output === "json") process.stdout.write(`${JSON.stringify(explanationJson(explanation), null, 2)}\n`);

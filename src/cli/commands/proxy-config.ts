@@ -6,6 +6,7 @@ import { withoutPrivateKeys } from "../../explain/config-dump.js";
 import { clustersTable, endpointsTable, listenersTable, renderTable, routesTable, secretsTable } from "../../explain/tables.js";
 import type { Table } from "../../explain/tables.js";
 import { compileFiles, fetchConfigDump } from "./inspect-sources.js";
+import { forwardToPod, parsePodTarget } from "../port-forward.js";
 
 type Kind = keyof EnvoyResources;
 const kinds: Kind[] = ["listeners", "routes", "clusters", "endpoints", "secrets"];
@@ -34,7 +35,9 @@ const tableOf: Record<Kind, (resources: EnvoyResources) => Table> = {
 
 const examples = `
 Examples:
-  # the routes a running gateway serves (its Envoy admin address)
+  # the routes a gateway pod serves (port-forward through the Kubernetes API)
+  pilotfish proxy-config routes deploy/istio-ingressgateway.istio-system
+  # a gateway reachable directly (standalone, or its Envoy admin address)
   pilotfish proxy-config routes --admin-addr 127.0.0.1:15000
   # what the operator would give the gateway for these manifests
   pilotfish proxy-config all -f examples/coolstore
@@ -49,20 +52,33 @@ export function registerProxyConfigCommand(program: Command): void {
   program
     .command("proxy-config")
     .argument("<kind>", "listeners | routes | clusters | endpoints | secrets | all")
-    .argument("[proxy]", "the proxy's name, for the record (the config is read from --admin-addr or -f)")
+    .argument("[proxy]", "a gateway pod in the cluster (pod.namespace or deploy/name.namespace), reached by port-forward to its Envoy admin")
     .description("a gateway's Envoy configuration as tables like istioctl's: from a running Envoy's /config_dump or compiled from manifests")
-    .option("--admin-addr <host:port>", "the proxy's Envoy admin address")
+    .option("--admin-addr <host:port>", "the proxy's Envoy admin address (instead of PROXY)")
+    .option("--admin-port <port>", "the Envoy admin port inside the PROXY pod", "15000")
+    .option("--kubeconfig <path>", "kubeconfig for PROXY (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
     .option("-f, --filename <path>", "manifest file or folder (repeatable), compiled like the operator does", (value: string, previous: string[] = []) => [...previous, value])
     .option("-n, --namespace <ns>", "namespace for manifests without one", "default")
     .option("-o, --output <format>", "table, json or yaml", "table")
     .addHelpText("after", examples)
-    .action(async (kindText: string, _proxy: string | undefined, options: { adminAddr?: string; filename?: string[]; namespace: string; output: string }) => {
+    .action(async (kindText: string, proxy: string | undefined, options: { adminAddr?: string; adminPort: string; kubeconfig?: string; filename?: string[]; namespace: string; output: string }) => {
       const kind = kindOf[kindText.toLowerCase()];
       if (!kind) throw new Error(`unknown kind ${kindText}: expected one of ${[...kinds, "all"].join(", ")}`);
       if (!["table", "json", "yaml"].includes(options.output)) throw new Error(`-o ${options.output}: expected table, json or yaml`);
       const hasFiles = (options.filename ?? []).length > 0;
-      if (hasFiles === (options.adminAddr !== undefined)) throw new Error("give exactly one source: --admin-addr HOST:PORT (a running Envoy) or -f DIR (manifests)");
-      const resources = hasFiles ? compileFiles(options.filename ?? [], options.namespace).resources : (await fetchConfigDump(options.adminAddr ?? "")).resources;
+      const sources = [hasFiles, options.adminAddr !== undefined, proxy !== undefined].filter(Boolean).length;
+      if (sources !== 1) throw new Error("give exactly one source: PROXY (a pod in the cluster), --admin-addr HOST:PORT (a running Envoy) or -f DIR (manifests)");
+      let resources: EnvoyResources;
+      if (hasFiles) resources = compileFiles(options.filename ?? [], options.namespace).resources;
+      else if (options.adminAddr !== undefined) resources = (await fetchConfigDump(options.adminAddr)).resources;
+      else {
+        const forwarded = await forwardToPod(options.kubeconfig, parsePodTarget(proxy ?? "", "istio-system"), Number(options.adminPort));
+        try {
+          resources = (await fetchConfigDump(forwarded.address)).resources;
+        } finally {
+          await forwarded.close();
+        }
+      }
       const printable: EnvoyResources = { ...resources, endpoints: resources.endpoints.map(envoyJson) as EnvoyResources["endpoints"], secrets: resources.secrets.map(withoutPrivateKeys) as EnvoyResources["secrets"] };
       const selected = kind === "all" ? kinds : [kind];
       if (options.output !== "table") {
