@@ -62,6 +62,11 @@ export function registerRunCommand(program: Command): void {
     .addHelpText("after", examples)
     .action(async (options: RunCommandOptions) => {
       const configDir = resolve(options.configDir);
+      // Signals are ours from the start: Ctrl-C while Envoy starts still stops it and cleans up.
+      const interrupted = new AbortController();
+      let onSignal: (why: string) => void = () => interrupted.abort();
+      process.on("SIGINT", () => onSignal("stopping (SIGINT)"));
+      process.on("SIGTERM", () => onSignal("stopping (SIGTERM)"));
       const out = painter(process.stdout);
       const err = painter(process.stderr);
       const standalone = await startStandalone({
@@ -74,6 +79,7 @@ export function registerRunCommand(program: Command): void {
         namespace: options.namespace,
         debounceMs: integer("--debounce", options.debounce, 0, 60_000),
         envoyLogLevel: options.envoyLogLevel,
+        signal: interrupted.signal,
         info: (line) => process.stdout.write(`${line.startsWith("applied") ? out(32, line) : line}\n`),
         problem: (line) => process.stderr.write(`${line.startsWith("refused") ? err(31, line) : line}\n`),
       });
@@ -88,8 +94,8 @@ export function registerRunCommand(program: Command): void {
         ].join("\n"),
       );
       const stopped = await new Promise<{ code: number; why: string }>((done) => {
-        process.once("SIGINT", () => done({ code: 0, why: "stopping (SIGINT)" }));
-        process.once("SIGTERM", () => done({ code: 0, why: "stopping (SIGTERM)" }));
+        onSignal = (why) => done({ code: 0, why });
+        if (interrupted.signal.aborted) done({ code: 0, why: "stopping" });
         void standalone.envoyExited.then((reason) => done({ code: 1, why: `${reason}; stopping` }));
       });
       process.stdout.write(`${stopped.why}\n`);

@@ -37,6 +37,8 @@ export interface StandaloneOptions {
   namespace: string;
   debounceMs: number;
   envoyLogLevel: string;
+  /** Aborted (Ctrl-C during start-up): start-up stops, cleans up and throws. */
+  signal?: AbortSignal;
   /** Progress, listener tables, applied changes. */
   info(line: string): void;
   /** Problems: refused edits, compiler diagnostics, Envoy's rejections and output. */
@@ -199,6 +201,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
     let waitingSaid = false;
     const started = Date.now();
     for (;;) {
+      if (options.signal?.aborted) throw new Error("interrupted while starting; stopped Envoy and cleaned up");
       if (exitReason) throw new Error(`${exitReason} before its listeners came up`);
       if (listenerNack) throw new Error(`Envoy rejected the listeners: ${listenerNack}`);
       if (Date.now() > deadline) throw new Error("Envoy did not open its listeners within 30 s");

@@ -183,9 +183,16 @@ spec:
 `;
     writeFileSync(join(dir, "routes.yaml"), routes(["a.example.com"]));
     writeFileSync(join(dir, "gateway.yaml"), gateway(["a.example.com"], "HTTP", tcpServer));
-    await waitFor(async () => ((await portOpen(tcpPort)) ? true : undefined), { timeoutMs: 20_000, what: "the TCP listener" });
-    const received = await tcpExchange("127.0.0.1", tcpPort, "ping\n");
-    assert.match(received, /ping\n$/);
+    // The listener can accept a moment before its new cluster has its endpoints (Envoy does not
+    // hold a listener for a warming cluster): retry until the echo comes back.
+    const received = await waitFor(
+      async () => {
+        const answer = await tcpExchange("127.0.0.1", tcpPort, "ping\n", { timeoutMs: 2000 }).catch(() => "");
+        return /ping\n$/.test(answer) ? answer : undefined;
+      },
+      { timeoutMs: 20_000, what: "an echo through the new TCP listener" },
+    );
+    assert.match(received, /^Welcome, you are connected to node echo\.\r\nping\n$/);
     assert.match(output(), new RegExp(`127\\.0\\.0\\.1:${tcpPort}\\s+TCP \\* — Gateway shop/gw port 31400`));
     await waitFor(async () => ((await status("b.example.com")) === 404 ? true : undefined), { timeoutMs: 20_000, what: "b.example.com to be gone" });
   });
