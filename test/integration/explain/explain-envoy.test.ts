@@ -233,6 +233,9 @@ describe("explain's verdict equals what real Envoy does", () => {
           http: [
             { name: "exact", match: [{ uri: { exact: "/exact" } }], route: [{ destination: { host: "v1" } }] },
             { name: "regex", match: [{ uri: { regex: "/items/[0-9]+" } }], route: [{ destination: { host: "v2" } }] },
+            // ignoreUriCase on a regex: the compiler sets case_sensitive false, which Envoy ignores for regexes.
+            { name: "regex-ci", match: [{ uri: { regex: "/ci/[0-9]+" }, ignoreUriCase: true }], route: [{ destination: { host: "v2" } }] },
+            { name: "prefix-ci", match: [{ uri: { prefix: "/case" }, ignoreUriCase: true }], route: [{ destination: { host: "v2" } }] },
             { name: "beta", match: [{ headers: { "x-version": { exact: "beta" } }, withoutHeaders: { "x-block": { prefix: "yes" } } }], route: [{ destination: { host: "v2" } }] },
             { name: "post", match: [{ method: { exact: "POST" }, uri: { prefix: "/items" } }], route: [{ destination: { host: "v1" } }] },
             { name: "debug", match: [{ queryParams: { debug: { exact: "1" } } }], route: [{ destination: { host: "v2" } }] },
@@ -261,7 +264,7 @@ describe("explain's verdict equals what real Envoy does", () => {
     ];
     const manifests = [...docs.map((doc) => dump(doc)), service("v1", shop), service("v2", shop)];
     const hosts = ["api.shop.example", "split.shop.example", "other.shop.example", "shop.example", "nope.example"];
-    const paths = ["/", "/exact", "/exact/more", "/items/42", "/ITEMS/42", "/items", "/old/a?q=1", "/moved?x=y", "/hello", "/teapot/1", "/down", "/api/x", "/v2/x", "/?debug=1"];
+    const paths = ["/", "/exact", "/exact/more", "/items/42", "/ITEMS/42", "/items", "/old/a?q=1", "/moved?x=y", "/hello", "/teapot/1", "/down", "/api/x", "/v2/x", "/?debug=1", "/ci/7", "/CI/7", "/CASE/x"];
     const variants: Array<Partial<GeneratedRequest>> = [{}, { headers: [["x-version", "beta"]] }, { headers: [["x-version", "beta"], ["x-block", "yes-please"]] }, { method: "POST" }];
     await check("matching", manifests, [80], cross(hosts, [http80], paths, variants));
   });
