@@ -1,5 +1,6 @@
 /**
- * /healthz (the process answers), /readyz (informers synced and the first publish round done)
+ * /healthz (the process answers and its event loop has not stalled), /readyz (informers synced and
+ * the first compile round done; a standby replica is ready too)
  * and /metrics (Prometheus text). Health and metrics may share one address or use two.
  */
 import http from "node:http";
@@ -8,6 +9,8 @@ import type { Registry } from "prom-client";
 
 export interface Endpoints {
   ready(): { ready: boolean; reason: string };
+  /** /healthz: absent = 200 whenever the process answers. */
+  live?(): { live: boolean; reason: string };
   metrics?: Registry;
   health: boolean;
 }
@@ -26,7 +29,8 @@ export async function serve(address: string, endpoints: Endpoints): Promise<{ ad
   const server = http.createServer((request, response) => {
     const path = (request.url ?? "/").split("?")[0];
     if (endpoints.health && path === "/healthz") {
-      response.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+      const { live, reason } = endpoints.live?.() ?? { live: true, reason: "ok" };
+      response.writeHead(live ? 200 : 503, { "content-type": "text/plain" }).end(`${reason}\n`);
       return;
     }
     if (endpoints.health && path === "/readyz") {

@@ -65,7 +65,7 @@ export class OperatorMetrics {
 
   readonly reconcileSeconds = new Histogram({
     name: "pilotfish_reconcile_duration_seconds",
-    help: "Whole reconcile time per queue key (a proxy's compile + Service ports + publish, or the status sync), by result (ok, error)",
+    help: "Whole reconcile time per queue key (a proxy's compile + Service ports + publish, or the status sync), by result (ok, error, not-leader: cut off by losing the leader Lease)",
     labelNames: ["key", "result"],
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
@@ -109,6 +109,12 @@ export class OperatorMetrics {
     name: "pilotfish_xds_rejected_total",
     help: "xDS responses a proxy rejected (NACK, with Envoy's error logged), by proxy and type",
     labelNames: ["proxy", "type"],
+    registers: [this.registry],
+  });
+
+  readonly leader = new Gauge({
+    name: "pilotfish_leader",
+    help: "1 while this replica holds the leader Lease and may write (also 1 with --leader-elect=false), 0 on a standby",
     registers: [this.registry],
   });
 

@@ -21,7 +21,7 @@ import { gatewayBootstrapYaml } from "../publish/bootstrap.js";
 import type { GatewayMode } from "../publish/bootstrap.js";
 import { maxObjectDataBytes, planPublish } from "../publish/plan.js";
 import { Publisher } from "../publish/publisher.js";
-import { KubeRest } from "../sources/kube/rest.js";
+import { KubeRest, NotLeaderError } from "../sources/kube/rest.js";
 import { KubeSource, describeError } from "../sources/kube/source.js";
 import type { GatewayDeployment, SourceChange } from "../sources/kube/source.js";
 import { selectsProxy } from "../compile/binding.js";
@@ -33,6 +33,7 @@ import { ServicePortManager } from "./service-ports.js";
 import { checkCredentials } from "./credentials.js";
 import type { CredentialFinding } from "./credentials.js";
 import { withFields } from "./log.js";
+import type { Leadership } from "./leader.js";
 import type { Logger } from "./log.js";
 import type { OperatorMetrics } from "./metrics.js";
 import { WorkQueue } from "./queue.js";
@@ -64,6 +65,12 @@ export interface OperatorOptions {
   onCompiled?: (proxyKey: string, resources: EnvoyResources | undefined) => void;
   /** Compile every injected workload's sidecar config into `onCompiled` too (ADS only: src/controllers/sidecars.ts). */
   sidecars?: boolean;
+  /**
+   * Leader election (leader.ts): absent = always write (a single replica). Present: every write
+   * is gated on `isLeader()`; a standby still watches, compiles and feeds `onCompiled`, so a
+   * takeover publishes from warm state. Call `leadershipChanged` when it changes.
+   */
+  leadership?: Leadership;
 }
 
 type ProxyKey = string;
@@ -80,16 +87,16 @@ export class Operator {
   readonly #rest: KubeRest;
   readonly #source: KubeSource;
   readonly #queue: WorkQueue<ProxyKey>;
-  readonly #publisher: Publisher;
-  readonly #events: EventRecorder;
+  #publisher: Publisher;
+  #events: EventRecorder;
   #synced = false;
   /** Proxies known at the first sync that have not yet finished a reconcile. */
   #firstRound: Set<ProxyKey> | undefined;
   #snapshot: { generation: number; snapshot: Snapshot } | undefined;
   readonly #diagnosticsSeen = new Map<ProxyKey, string>();
   readonly #refusalSeen = new Map<ProxyKey, string>();
-  readonly #statusWriter: StatusWriter;
-  readonly #servicePorts: ServicePortManager;
+  #statusWriter: StatusWriter;
+  #servicePorts: ServicePortManager;
   #recheck: ReturnType<typeof setInterval> | undefined;
   /** Each proxy's latest compile and publish outcome: what status is computed from. */
   readonly #outcomes = new Map<ProxyKey, ProxyOutcome>();
@@ -99,7 +106,8 @@ export class Operator {
     this.#options = options;
     this.#log = options.logger;
     this.#metrics = options.metrics;
-    this.#rest = new KubeRest(options.kubeConfig);
+    const leadership = options.leadership;
+    this.#rest = new KubeRest(options.kubeConfig, { mayWrite: leadership ? () => leadership.isLeader() : undefined });
     this.#publisher = new Publisher(this.#rest);
     this.#events = new EventRecorder(this.#rest);
     this.#statusWriter = new StatusWriter(this.#rest);
@@ -159,10 +167,32 @@ export class Operator {
     this.#recheck.unref();
   }
 
+  /** A standby is ready too once synced and compiled: it serves ADS and can take over at once. */
   ready(): { ready: boolean; reason: string } {
     if (!this.#synced) return { ready: false, reason: "informers not synced yet" };
-    if (this.#firstRound && this.#firstRound.size > 0) return { ready: false, reason: `first publish pending for ${[...this.#firstRound].join(", ")}` };
-    return { ready: true, reason: "ready" };
+    if (this.#firstRound && this.#firstRound.size > 0) return { ready: false, reason: `first ${this.#mayWrite() ? "publish" : "compile"} pending for ${[...this.#firstRound].join(", ")}` };
+    return { ready: true, reason: this.#options.leadership ? `ready (${this.#mayWrite() ? "leader" : "standby"})` : "ready" };
+  }
+
+  /**
+   * The leader Lease was acquired or lost. Acquired: what the writers remember (published hashes,
+   * written conditions, Events, Service ports) may be stale — another leader wrote meanwhile — so
+   * they start afresh (one GET per object, then only differences are written), and every proxy
+   * and the status are queued: the compile is warm, the publish follows at once.
+   */
+  leadershipChanged(leading: boolean): void {
+    if (!leading) return;
+    this.#publisher = new Publisher(this.#rest);
+    this.#events = new EventRecorder(this.#rest);
+    this.#statusWriter = new StatusWriter(this.#rest);
+    this.#servicePorts = new ServicePortManager(this.#rest);
+    if (!this.#synced) return;
+    for (const deployment of this.#source.gatewayDeployments()) this.#add(keyOf(deployment));
+    this.#add(STATUS_KEY);
+  }
+
+  #mayWrite(): boolean {
+    return this.#options.leadership?.isLeader() ?? true;
   }
 
   /** Resolves when no reconcile is waiting or running (tests and benchmarks). */
@@ -229,6 +259,12 @@ export class Operator {
         }
       }
       result = "ok";
+    } catch (error) {
+      // Leadership lost in the middle: not a failure to retry; a new leader publishes, and this
+      // replica re-queues everything if it leads again.
+      if (!(error instanceof NotLeaderError)) throw error;
+      result = "not-leader";
+      log.info(`reconcile stopped, no longer the leader: ${error.message}`);
     } finally {
       this.#metrics.reconcileSeconds.observe({ key, result }, (performance.now() - started) / 1000);
     }
@@ -236,6 +272,7 @@ export class Operator {
 
   /** Conditions from every proxy's latest outcome, written by the one status writer. */
   async #syncStatus(log: Logger): Promise<void> {
+    if (!this.#mayWrite()) return;
     const snapshot = this.#currentSnapshot();
     const invalid = this.#source.invalidIstio().map(({ kind, object, problem }) => ({
       kind,
@@ -333,6 +370,12 @@ export class Operator {
     this.#metrics.compileSeconds.observe({ proxy: key }, (performance.now() - compileStarted) / 1000);
     this.#logDiagnostics(key, result.diagnostics, log);
     this.#options.onCompiled?.(key, result.resources);
+    if (!this.#mayWrite()) {
+      // A standby: compiled (warm for a takeover, ADS served), nothing written.
+      this.#outcomes.set(key, outcome);
+      this.#firstRound?.delete(key);
+      return;
+    }
     outcome.portProblems = await this.#reconcileServicePorts(key, snapshot, deployment, log);
 
     const publishStarted = performance.now();

@@ -5,10 +5,11 @@
  * `replace`s (or `add`s) only its caBundle — nothing else of the object is written, so the
  * failurePolicy, selectors and rules stay whatever the user applied. Run by every replica (the
  * patch is idempotent); repeated every `resyncMs` so a re-applied configuration (empty caBundle)
- * is fixed within one period; errors retry with back-off.
+ * is fixed within one period; errors retry with back-off. With leader election only the leader
+ * patches (the write gate refuses a standby's PATCH, which then waits for the next period).
  */
 import type { Logger } from "../controllers/log.js";
-import { KubeApiError } from "../sources/kube/rest.js";
+import { KubeApiError, NotLeaderError } from "../sources/kube/rest.js";
 import type { KubeObject, KubeRest } from "../sources/kube/rest.js";
 
 export interface WebhookConfigurationRef {
@@ -88,6 +89,8 @@ export class CaBundlePatcher {
       } catch (error) {
         // A failed `test` (webhooks reordered meanwhile) is 422: try again next pass.
         if (error instanceof KubeApiError && error.statusCode === 422) ok = false;
+        // A standby replica: the leader patches; this one checks again next period.
+        else if (error instanceof NotLeaderError) return true;
         else throw error;
       }
     }

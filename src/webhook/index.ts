@@ -40,6 +40,8 @@ export interface WebhookOptions {
   resyncMs?: number;
   /** Where `pilotfish_webhook_review_duration_seconds` is registered (the operator's /metrics). */
   registry?: Registry;
+  /** Leader election's write gate (src/controllers/leader.ts): CA Secret creation and caBundle patches only on the leader. */
+  mayWrite?: () => boolean;
 }
 
 export interface RunningWebhook {
@@ -49,7 +51,7 @@ export interface RunningWebhook {
 
 export async function startWebhook(options: WebhookOptions): Promise<RunningWebhook> {
   const { host, port } = parseAddress(options.address);
-  const rest = new KubeRest(options.kubeConfig);
+  const rest = new KubeRest(options.kubeConfig, { mayWrite: options.mayWrite });
   const logger = options.logger;
   const validityMs = options.servingValidityMs ?? 30 * DAY_MS;
   // The CA is needed before anything can be served; API errors are retried, never fatal.

@@ -10,12 +10,15 @@ import { InvalidArgumentError } from "commander";
 import type { Command } from "commander";
 import { KubeConfig } from "@kubernetes/client-node";
 import { parseAddress, serve } from "../../controllers/http-server.js";
+import { LeaderElector, defaultIdentity, defaultLeaderElectionTiming, defaultLeaseName, timingProblem } from "../../controllers/leader.js";
+import { EventLoopHeartbeat } from "../../controllers/liveness.js";
 import { createLogger, logLevels } from "../../controllers/log.js";
 import type { LogFormat, LogLevel } from "../../controllers/log.js";
 import { OperatorMetrics } from "../../controllers/metrics.js";
 import { Operator } from "../../controllers/operator.js";
 import { defaultAdminPort, defaultAgentSocket, defaultStatusPort, gatewayModes } from "../../publish/bootstrap.js";
 import type { GatewayMode } from "../../publish/bootstrap.js";
+import { KubeRest } from "../../sources/kube/rest.js";
 import { defaultCertHosts, defaultInjectionSettings, defaultWebhookAddr, startWebhook } from "../../webhook/index.js";
 import type { DiscoveryAddress } from "../../webhook/index.js";
 import { startXds } from "../../xds/index.js";
@@ -47,6 +50,12 @@ interface OperatorCommandOptions {
   xdsProxyAddress?: string;
   agentSocket: string;
   sidecarDiscoveryAddress?: string;
+  leaderElect: boolean;
+  leaderElectLeaseDuration: number;
+  leaderElectRenewDeadline: number;
+  leaderElectRetryPeriod: number;
+  leaderElectResourceName: string;
+  leaderElectResourceNamespace?: string;
 }
 
 /**
@@ -60,6 +69,22 @@ export function xdsProxyAddress(xdsAddress: string, namespace: string): string |
   const host = match[1] ?? match[2] ?? "";
   const wildcard = host === "" || host === "0.0.0.0" || host === "::";
   return wildcard ? `pilotfish.${namespace}.svc:${match[3]}` : `${host.includes(":") ? `[${host}]` : host}:${match[3]}`;
+}
+
+/** Go-style durations as Kubernetes components take them: `15s`, `500ms`, `1m`, `1m30s`. */
+export function parseDuration(value: string): number {
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const parts = [...value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+  if (parts.length === 0 || parts.map((part) => part[0]).join("") !== value) throw new InvalidArgumentError("expected a duration such as 15s, 500ms or 1m");
+  const ms = parts.reduce((sum, part) => sum + Number(part[1]) * (units[part[2] ?? "s"] ?? 0), 0);
+  if (ms <= 0) throw new InvalidArgumentError("expected a positive duration");
+  return Math.round(ms);
+}
+
+function boolean(value: string | boolean): boolean {
+  if (value === true || value === "true") return true;
+  if (value === "false") return false;
+  throw new InvalidArgumentError("expected true or false");
 }
 
 function integer(min: number, max: number) {
@@ -124,7 +149,7 @@ export function registerOperatorCommand(program: Command): void {
         "and Secret pilotfish-<proxy>-sds in the proxy's namespace. Exit codes: 0 stopped by SIGTERM/SIGINT, 1 could not start.",
     )
     .option("--kubeconfig <file>", "kubeconfig to use; default: in-cluster service account, else $KUBECONFIG or ~/.kube/config")
-    .option("--namespace <namespace>", "namespace the operator runs in (its Events and, later, its Lease)", "istio-system")
+    .option("--namespace <namespace>", "namespace the operator runs in (its leader Lease, its webhook CA Secret)", "istio-system")
     .option(
       "--proxy-config-dir <dir>",
       "where gateway pods mount the published objects (a projected volume of the five); written into the bootstrap's file paths",
@@ -172,7 +197,20 @@ export function registerOperatorCommand(program: Command): void {
       "where injected sidecars reach this operator's ADS (their bootstrap's xds-grpc cluster), or off for the static passthrough bootstrap; " +
         "default with --xds-address: the --xds-proxy-address (the --xds-address host, or pilotfish.<namespace>.svc:<port> for a wildcard one), without: off",
     )
+    .option("--leader-elect [bool]", "elect one writer among replicas with a Lease; --leader-elect=false for a single replica", boolean, true)
+    .option("--leader-elect-lease-duration <duration>", "how long standbys wait after the leader's last renewal before taking over", parseDuration, defaultLeaderElectionTiming.leaseDurationMs)
+    .option("--leader-elect-renew-deadline <duration>", "a leader that has not renewed for this long stops writing", parseDuration, defaultLeaderElectionTiming.renewDeadlineMs)
+    .option("--leader-elect-retry-period <duration>", "between two attempts to acquire or renew the Lease", parseDuration, defaultLeaderElectionTiming.retryPeriodMs)
+    .option("--leader-elect-resource-name <name>", "the Lease's name", defaultLeaseName)
+    .option("--leader-elect-resource-namespace <namespace>", "the Lease's namespace (default: --namespace)")
     .action(async (options: OperatorCommandOptions) => {
+      const timing = {
+        leaseDurationMs: options.leaderElectLeaseDuration,
+        renewDeadlineMs: options.leaderElectRenewDeadline,
+        retryPeriodMs: options.leaderElectRetryPeriod,
+      };
+      const problem = options.leaderElect ? timingProblem(timing) : undefined;
+      if (problem) throw new InvalidArgumentError(problem);
       const logger = createLogger(options.logLevel, options.logFormat);
       const proxyXdsAddress = options.xdsProxyAddress ?? xdsProxyAddress(options.xdsAddress, options.namespace);
       if (options.gatewayMode === "ads" && !proxyXdsAddress) {
@@ -183,6 +221,23 @@ export function registerOperatorCommand(program: Command): void {
       }
       const { config, from } = loadKubeConfig(options.kubeconfig);
       const metrics = new OperatorMetrics();
+      // Set below, once the operator exists: the elector's callbacks reach it through this.
+      let onLeadership: (leading: boolean) => void = () => {};
+      const elector = options.leaderElect
+        ? new LeaderElector({
+            ...timing,
+            rest: new KubeRest(config),
+            kubeConfig: config,
+            namespace: options.leaderElectResourceNamespace ?? options.namespace,
+            name: options.leaderElectResourceName,
+            identity: defaultIdentity(),
+            logger,
+            onStartedLeading: () => onLeadership(true),
+            onStoppedLeading: () => onLeadership(false),
+          })
+        : undefined;
+      metrics.leader.set(elector ? 0 : 1);
+      const heartbeat = new EventLoopHeartbeat().start();
       const xds =
         options.xdsAddress === "off"
           ? undefined
@@ -207,14 +262,24 @@ export function registerOperatorCommand(program: Command): void {
         metrics,
         onCompiled: xds?.onCompiled,
         sidecars: xds !== undefined,
+        leadership: elector,
       });
+      onLeadership = (leading) => {
+        metrics.leader.set(leading ? 1 : 0);
+        operator.leadershipChanged(leading);
+      };
       logger.info(
         `pilotfish operator watching ${operator.server} (kubeconfig: ${from}) in all namespaces: ${Operator.watches().join(", ")}; ` +
           `publishing for Deployments labelled pilotfish.io/gateway=true, config dir ${options.proxyConfigDir}, namespace ${options.namespace}`,
       );
       const servers = [];
       const sameAddress = options.healthAddr === options.metricsAddr;
-      const health = await serve(options.healthAddr, { health: true, ready: () => operator.ready(), metrics: sameAddress ? metrics.registry : undefined });
+      const health = await serve(options.healthAddr, {
+        health: true,
+        live: () => heartbeat.live(),
+        ready: () => operator.ready(),
+        metrics: sameAddress ? metrics.registry : undefined,
+      });
       servers.push(health);
       logger.info(`serving /healthz and /readyz${sameAddress ? " and /metrics" : ""} on ${health.address}`);
       if (!sameAddress) {
@@ -222,6 +287,7 @@ export function registerOperatorCommand(program: Command): void {
         servers.push(metricsServer);
         logger.info(`serving /metrics on ${metricsServer.address}`);
       }
+      await elector?.start();
       operator.start();
       if (options.webhookAddr !== "off") {
         const webhook = await startWebhook({
@@ -237,6 +303,7 @@ export function registerOperatorCommand(program: Command): void {
           },
           logger,
           registry: metrics.registry,
+          mayWrite: elector ? () => elector.isLeader() : undefined,
         });
         servers.push(webhook);
       }
@@ -248,7 +315,11 @@ export function registerOperatorCommand(program: Command): void {
         process.once("SIGTERM", () => stop("SIGTERM"));
         process.once("SIGINT", () => stop("SIGINT"));
       });
+      // In-flight reconciles finish (their writes included), then the Lease is released so a
+      // standby takes over at once rather than after the lease duration.
       await operator.stop();
+      await elector?.release();
+      heartbeat.stop();
       await Promise.all(servers.map((server) => server.close()));
       await xds?.close();
       logger.info("stopped");

@@ -43,6 +43,30 @@ export class KubeApiError extends Error {
   }
 }
 
+/**
+ * A write refused locally because this replica does not hold the leader Lease
+ * (src/controllers/leader.ts): nothing was sent.
+ */
+export class NotLeaderError extends Error {
+  constructor(
+    readonly method: string,
+    readonly path: string,
+  ) {
+    super(`${method} ${path}: not sent, this replica is not the leader`);
+  }
+}
+
+export interface KubeRestOptions {
+  /**
+   * Asked before every request that writes (anything but GET/HEAD; TokenReview and
+   * SubjectAccessReview POSTs write nothing and pass): false → NotLeaderError. Absent: always write.
+   */
+  mayWrite?: () => boolean;
+}
+
+/** POSTs that ask a question and store nothing. */
+const reviewPath = /^\/apis\/(authentication|authorization)\.k8s\.io\//;
+
 export interface RequestOptions {
   body?: unknown;
   contentType?: string;
@@ -53,12 +77,14 @@ export interface RequestOptions {
 export class KubeRest {
   readonly #config: KubeConfig;
   readonly #server: URL;
+  readonly #mayWrite: (() => boolean) | undefined;
 
-  constructor(config: KubeConfig) {
+  constructor(config: KubeConfig, options: KubeRestOptions = {}) {
     const cluster = config.getCurrentCluster();
     if (!cluster) throw new Error("the kubeconfig has no current cluster");
     this.#config = config;
     this.#server = new URL(cluster.server);
+    this.#mayWrite = options.mayWrite;
   }
 
   get server(): string {
@@ -78,6 +104,8 @@ export class KubeRest {
       timeout: options.timeoutMs ?? 30_000,
     };
     await this.#config.applyToHTTPSOptions(requestOptions);
+    // Asked last, right before sending: a leader that lost the Lease meanwhile sends nothing.
+    if (this.#mayWrite && method !== "GET" && method !== "HEAD" && !reviewPath.test(path) && !this.#mayWrite()) throw new NotLeaderError(method, path);
     const transport = url.protocol === "http:" ? http : https;
     const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = transport.request(url, requestOptions, (response) => {

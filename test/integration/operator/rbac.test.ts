@@ -72,6 +72,8 @@ describe("operator permissions", () => {
       proxyAdminPort: await freePort(),
       proxyStatusPort: await freePort(),
       waitReady: false,
+      // This ServiceAccount is bound to the ClusterRoles only, not to the Lease's Role.
+      extraArgs: ["--leader-elect=false"],
     });
     const refusals = await waitFor(() => {
       const lines = operator?.logs().filter((line) => line.resource === "endpointslices" && line.level === "warn") ?? [];

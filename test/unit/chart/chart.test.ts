@@ -137,7 +137,7 @@ describe("charts/pilotfish and the config/ generated from it", () => {
     const operator = find(rendered, "Deployment", "pilotfish");
     assert.equal(operator.spec?.replicas, 2);
     assert.equal(operator.spec?.template?.spec.containers[0]?.image, `registry.example/pf/operator@${digest}`);
-    assert.ok(operator.spec?.template?.spec.containers[0]?.args?.includes("--leader-elect"));
+    assert.ok(operator.spec?.template?.spec.containers[0]?.args?.includes("--leader-elect=true"));
     assert.ok(operator.spec?.template?.spec.containers[0]?.args?.includes("--xds-address=:15010"));
     assert.ok(operator.spec?.template?.spec.affinity?.podAntiAffinity);
     find(rendered, "PodDisruptionBudget", "pilotfish");

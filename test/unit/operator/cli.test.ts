@@ -39,4 +39,24 @@ describe("pilotfish operator (CLI)", () => {
     assert.equal(budget.status, 1);
     assert.match(budget.stderr, /expected an integer from 2 to 100000/);
   });
+
+  test("leader election flags: documented defaults, durations checked, and the three must nest", () => {
+    const help = pilotfish("operator", "--help").stdout.replace(/\s+/g, " ");
+    for (const [flag = "", value = ""] of [["--leader-elect [bool]", "true"], ["--leader-elect-lease-duration <duration>", "15000"], ["--leader-elect-renew-deadline <duration>", "10000"], ["--leader-elect-retry-period <duration>", "2000"], ["--leader-elect-resource-name <name>", '"pilotfish"']]) {
+      assert.match(help, new RegExp(`${flag.replace(/[[\]]/g, "\\$&")} .*?\\(default: ${value}\\)`), flag);
+    }
+    const duration = pilotfish("operator", "--leader-elect-lease-duration", "15");
+    assert.equal(duration.status, 1);
+    assert.match(duration.stderr, /--leader-elect-lease-duration <duration>' argument '15' is invalid\. expected a duration such as 15s/);
+    const nesting = pilotfish("operator", "--leader-elect-lease-duration", "10s", "--leader-elect-renew-deadline", "10s");
+    assert.equal(nesting.status, 1);
+    assert.match(nesting.stderr, /--leader-elect-lease-duration must be longer than --leader-elect-renew-deadline/);
+    const flag = pilotfish("operator", "--leader-elect=maybe");
+    assert.equal(flag.status, 1);
+    assert.match(flag.stderr, /expected true or false/);
+    // With election off the timing is not checked; the next problem is the kubeconfig.
+    const single = pilotfish("operator", "--leader-elect=false", "--leader-elect-lease-duration", "1s", "--kubeconfig", "/nonexistent/k");
+    assert.equal(single.status, 1);
+    assert.match(single.stderr, /kubeconfig \/nonexistent\/k does not exist/);
+  });
 });
