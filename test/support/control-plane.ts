@@ -29,6 +29,16 @@ export interface ControlPlane {
   kubeConfig(): KubeConfig;
   /** Output of etcd and kube-apiserver so far (for failure reports). */
   logs(): string;
+  /** Stops kube-apiserver (SIGTERM); etcd keeps running with everything stored. */
+  stopApiserver(): Promise<void>;
+  /** Starts kube-apiserver again on the same port, certificates, tokens and etcd; resolves at /readyz 200. */
+  startApiserver(): Promise<void>;
+  /**
+   * Compacts etcd's history up to its current revision (physically): every resourceVersion
+   * older than that can no longer be watched from (410 Gone once a watch has to resume from it).
+   * Returns the revision compacted at.
+   */
+  compactEtcd(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -64,8 +74,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   };
   try {
     const etcdUrl = await startEtcd(dir, processes);
-    const { server, token, caPath } = await startApiserver(dir, etcdUrl, processes, options);
+    const { server, token, caPath, spawnApiserver } = await startApiserver(dir, etcdUrl, processes, options);
     await waitReady(server, token, caPath, processes, options.readyTimeoutMs ?? 90_000);
+    const apiserver = (): ManagedProcess | undefined => processes.find((managed) => managed.name === "kube-apiserver" && managed.exitStatus === undefined);
     const kubeconfigPath = join(dir, "kubeconfig");
     await writeFile(kubeconfigPath, kubeconfigYaml(server, token, await readFile(caPath, "utf8")));
     const startupMs = Date.now() - started;
@@ -74,6 +85,16 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       startupMs,
       ...kubeAccess(kubeconfigPath),
       logs: () => processes.map((managed) => `----- ${managed.name} -----\n${managed.output.text()}`).join(""),
+      stopApiserver: async () => {
+        const running = apiserver();
+        if (running) await stopManaged(running, 10_000);
+      },
+      startApiserver: async () => {
+        if (apiserver()) throw new Error("kube-apiserver is already running");
+        spawnApiserver();
+        await waitReady(server, token, caPath, processes.filter((managed) => managed.name !== "kube-apiserver" || managed.exitStatus === undefined), options.readyTimeoutMs ?? 90_000);
+      },
+      compactEtcd: () => compactEtcd(etcdUrl),
       stop: stopAll,
     };
   } catch (error) {
@@ -114,7 +135,7 @@ async function startApiserver(
   etcdUrl: string,
   processes: ManagedProcess[],
   options: ControlPlaneOptions,
-): Promise<{ server: string; token: string; caPath: string }> {
+): Promise<{ server: string; token: string; caPath: string; spawnApiserver: () => void }> {
   const port = await freePort();
   const token = randomBytes(24).toString("hex");
   const tokenFile = join(dir, "tokens.csv");
@@ -125,34 +146,53 @@ async function startApiserver(
   await writeFile(saKey, privateKey.export({ type: "pkcs8", format: "pem" }));
   await writeFile(saPub, publicKey.export({ type: "spki", format: "pem" }));
   const certDir = join(dir, "pki");
-  processes.push(
-    spawnManaged(
-      benchTool("kube-apiserver"),
-      [
-        `--etcd-servers=${etcdUrl}`,
-        "--bind-address=127.0.0.1",
-        "--advertise-address=127.0.0.1",
-        `--secure-port=${port}`,
-        // With no --tls-cert-file the apiserver writes a self-signed serving pair here;
-        // the kubeconfig trusts exactly that certificate.
-        `--cert-dir=${certDir}`,
-        `--token-auth-file=${tokenFile}`,
-        "--authorization-mode=RBAC",
-        `--service-account-issuer=https://kubernetes.default.svc.cluster.local`,
-        `--service-account-key-file=${saPub}`,
-        `--service-account-signing-key-file=${saKey}`,
-        `--service-cluster-ip-range=${SERVICE_CLUSTER_IP_RANGE}`,
-        // No controller-manager creates the 'default' ServiceAccount, so its admission plugin
-        // would refuse every pod.
-        "--disable-admission-plugins=ServiceAccount",
-        "--profiling=false",
-        "--v=1",
-        ...(options.apiserverArgs ?? []),
-      ],
-      { name: "kube-apiserver" },
-    ),
-  );
-  return { server: `https://127.0.0.1:${port}`, token, caPath: join(certDir, "apiserver.crt") };
+  // A function, so that stopApiserver/startApiserver bring the same apiserver back.
+  const spawnApiserver = (): void => {
+    processes.push(
+      spawnManaged(
+        benchTool("kube-apiserver"),
+        [
+          `--etcd-servers=${etcdUrl}`,
+          "--bind-address=127.0.0.1",
+          "--advertise-address=127.0.0.1",
+          `--secure-port=${port}`,
+          // With no --tls-cert-file the apiserver writes a self-signed serving pair here;
+          // the kubeconfig trusts exactly that certificate.
+          `--cert-dir=${certDir}`,
+          `--token-auth-file=${tokenFile}`,
+          "--authorization-mode=RBAC",
+          `--service-account-issuer=https://kubernetes.default.svc.cluster.local`,
+          `--service-account-key-file=${saPub}`,
+          `--service-account-signing-key-file=${saKey}`,
+          `--service-cluster-ip-range=${SERVICE_CLUSTER_IP_RANGE}`,
+          // No controller-manager creates the 'default' ServiceAccount, so its admission plugin
+          // would refuse every pod.
+          "--disable-admission-plugins=ServiceAccount",
+          "--profiling=false",
+          "--v=1",
+          ...(options.apiserverArgs ?? []),
+        ],
+        { name: "kube-apiserver" },
+      ),
+    );
+  };
+  spawnApiserver();
+  return { server: `https://127.0.0.1:${port}`, token, caPath: join(certDir, "apiserver.crt"), spawnApiserver };
+}
+
+/** etcd's JSON gateway: the current revision (a count-only range read), then a physical compaction at it. */
+async function compactEtcd(etcdUrl: string): Promise<number> {
+  const post = async (path: string, body: unknown): Promise<Record<string, unknown>> => {
+    const response = await fetch(`${etcdUrl}${path}`, { method: "POST", body: JSON.stringify(body) });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`etcd ${path}: ${response.status} ${text}`);
+    return JSON.parse(text) as Record<string, unknown>;
+  };
+  const range = await post("/v3/kv/range", { key: Buffer.from("/").toString("base64"), count_only: true });
+  const revision = Number((range.header as { revision?: string } | undefined)?.revision);
+  if (!Number.isInteger(revision) || revision <= 0) throw new Error(`etcd returned no revision: ${JSON.stringify(range)}`);
+  await post("/v3/kv/compaction", { revision: String(revision), physical: true });
+  return revision;
 }
 
 async function waitReady(

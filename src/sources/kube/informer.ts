@@ -29,6 +29,12 @@ export interface InformerEvents {
   onError(error: unknown, retryInMs: number): void;
   /** Every successful list: the first, and each re-list (410 Gone, a restart after an error). */
   onListed?(): void;
+  /**
+   * A list after the first: the watch could not resume from its resourceVersion (410 Gone after
+   * etcd compacted that history or an apiserver restart emptied its watch cache) or was restarted
+   * after an error. The cache is reconciled against the list: only real differences are changes.
+   */
+  onRelisted?(objects: number): void;
 }
 
 const minBackoffMs = 500;
@@ -40,6 +46,7 @@ export class ResilientInformer {
   #synced = false;
   #stopped = false;
   #failures = 0;
+  #lists = 0;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #rest: KubeRest;
   readonly #config: KubeConfig;
@@ -87,6 +94,8 @@ export class ResilientInformer {
       // A successful list: the informer is (again) in step with the apiserver.
       this.#failures = 0;
       this.#events.onListed?.();
+      this.#lists++;
+      if (this.#lists > 1) this.#events.onRelisted?.(list.items.length);
       // ListWatch fills its cache from the list after this function returns (in microtasks that
       // follow); a macrotask later the cache holds every listed object.
       setImmediate(() => {

@@ -145,6 +145,7 @@ export class KubeSource {
         onSynced: () => this.#checkSynced(),
         onError: (error, retryInMs) => this.#informerError(spec.name, error, retryInMs),
         onListed: () => this.#events.onInformerList?.(spec.name),
+        onRelisted: (objects) => this.#log.info(`re-listed ${spec.name}: ${objects} objects (the watch could not resume from its resourceVersion)`, { resource: spec.name }),
       });
       this.#informers.set(spec.sourceKind, informer);
       informer.start();
@@ -298,6 +299,7 @@ export class KubeSource {
         onSynced: () => this.#checkSynced(),
         onError: (error, retryInMs) => this.#informerError(spec.name, error, retryInMs),
         onListed: () => this.#events.onInformerList?.(spec.name),
+        onRelisted: (objects) => this.#log.info(`re-listed ${spec.name}: ${objects} objects (the watch could not resume from its resourceVersion)`, { resource: spec.name }),
       });
       this.#secretInformers.set(namespace, informer);
       this.#log.info(`watching Secrets in namespace ${namespace}`, { resource: `namespace/${namespace}` });
