@@ -151,7 +151,7 @@ async function measureAds(apiType: "GRPC" | "DELTA_GRPC", changes: number): Prom
   const httpPort = await freePort();
   const proxy: GatewayProxy = { name: "istio-ingressgateway", namespace: "istio-system", labels: { istio: "ingressgateway" }, servicePorts: [{ port: 80, targetPort: httpPort }] };
   const store = new SnapshotStore();
-  const server = new XdsServer({ store });
+  const server = new XdsServer({ store, authentication: "none" });
   const bound = await server.listen("127.0.0.1:0");
   const xdsPort = Number(bound.slice(bound.lastIndexOf(":") + 1));
   store.setSnapshot(proxyKey, loopback(compileBench(1000, proxy)));
@@ -241,7 +241,7 @@ function loadClient(client: grpc.Client, store: SnapshotStore, id: number): { cl
 async function measureFanout(clients: number): Promise<void> {
   const proxy: GatewayProxy = { name: "istio-ingressgateway", namespace: "istio-system", labels: { istio: "ingressgateway" }, servicePorts: [{ port: 80, targetPort: 8080 }] };
   const store = new SnapshotStore();
-  const server = new XdsServer({ store, pushLogSize: 100 });
+  const server = new XdsServer({ store, authentication: "none", pushLogSize: 100 });
   const bound = await server.listen("127.0.0.1:0");
   store.setSnapshot(proxyKey, compileBench(1000, proxy));
   const next = compileBench(1000, proxy, [directResponseVs(0)]);

@@ -3,14 +3,20 @@
  * Operator's hook), the gRPC server on `address`, /debug/syncz on `debugAddress`.
  */
 import type { EnvoyResources } from "../envoy/resources.js";
+import type { XdsAuthentication } from "./auth.js";
 import { serveXdsDebug } from "./debug.js";
 import { XdsServer } from "./server.js";
 import type { XdsLogger } from "./server.js";
 import { SnapshotStore } from "./store.js";
+import type { XdsCertificate } from "./tls.js";
 
 export { XdsServer } from "./server.js";
 export { SnapshotStore } from "./store.js";
+export type { XdsLogger } from "./server.js";
 export { adsBootstrap } from "./bootstrap.js";
+export { XdsAuthError, bearerToken } from "./auth.js";
+export type { ProxyIdentity, XdsAuthentication, XdsAuthenticator } from "./auth.js";
+export type { XdsCertificate } from "./tls.js";
 
 export interface XdsServing {
   server: XdsServer;
@@ -23,10 +29,22 @@ export interface XdsServing {
   close(): Promise<void>;
 }
 
-export async function startXds(options: { address: string; plaintext: boolean; debugAddress?: string; logger: XdsLogger }): Promise<XdsServing> {
+export interface StartXdsOptions {
+  address: string;
+  /** Serve TLS with this certificate (renewed with `server.setCertificate`); else plaintext. */
+  tls?: XdsCertificate;
+  /** Accept plaintext off loopback. */
+  plaintext: boolean;
+  /** An authenticator, or an explicit `"none"` (loopback only: `pilotfish run`, local tests). */
+  authentication: XdsAuthentication;
+  debugAddress?: string;
+  logger: XdsLogger;
+}
+
+export async function startXds(options: StartXdsOptions): Promise<XdsServing> {
   const store = new SnapshotStore();
-  const server = new XdsServer({ store, logger: options.logger });
-  const address = await server.listen(options.address, { plaintext: options.plaintext });
+  const server = new XdsServer({ store, logger: options.logger, authentication: options.authentication });
+  const address = await server.listen(options.address, { plaintext: options.plaintext, tls: options.tls });
   let debug: { address: string; close(): Promise<void> } | undefined;
   try {
     debug = options.debugAddress && options.debugAddress !== "off" ? await serveXdsDebug(options.debugAddress, server) : undefined;

@@ -19,12 +19,17 @@
  *   order CDS, EDS, LDS, RDS, SDS (an endpoint change pushes EDS alone).
  *
  * Nonces are unique per response (server instance id + counter). Sync state for /debug/syncz:
- * syncStatus(). Transport security is the caller's: listen() refuses plaintext off loopback
- * unless asked (TLS and token authentication are not built yet).
+ * syncStatus(). Security (docs/xds.md): listen() serves TLS when given a certificate and refuses
+ * plaintext off loopback unless asked; with an authenticator, a stream's requests are held until
+ * its bearer token is verified and its identity is entitled to the proxy key its node claims
+ * (auth.ts), and a refused stream ends with UNAUTHENTICATED or PERMISSION_DENIED having been
+ * sent nothing.
  */
 import { EventEmitter } from "node:events";
 import { randomBytes } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
+import { bearerToken, XdsAuthError } from "./auth.js";
+import type { ProxyIdentity, XdsAuthentication } from "./auth.js";
 import { structFromPb } from "./codec.js";
 import { proxyKeyOf } from "./node.js";
 import type { NodeInfo } from "./node.js";
@@ -33,6 +38,8 @@ import type { XdsType } from "./resources.js";
 import { setVersion } from "./store.js";
 import type { SnapshotStore } from "./store.js";
 import type { ProxySnapshot, StoredResource } from "./store.js";
+import { RotatingServerCredentials } from "./tls.js";
+import type { XdsCertificate } from "./tls.js";
 
 type Obj = Record<string, unknown>;
 
@@ -88,23 +95,36 @@ interface Connection {
   connectedAt: number;
   node?: NodeInfo;
   proxy?: string;
+  /** Who the bearer token says this is (absent without authentication). */
+  identity?: ProxyIdentity;
+  /** Requests are handled once the stream is admitted (at once without authentication). */
+  admitted: boolean;
+  /** Requests received while the token and entitlement are being checked. */
+  held: Buffer[];
   types: Map<XdsType, TypeState>;
   write(bytes: Uint8Array): void;
 }
 
 export interface XdsServerOptions {
   store: SnapshotStore;
+  /**
+   * How clients are authenticated and what they are entitled to (auth.ts). `"none"` trusts every
+   * client (its node id decides its config, secrets included) and is refused off loopback.
+   */
+  authentication: XdsAuthentication;
   logger?: XdsLogger;
   /** How many push records to keep for tests and benchmarks (default 10,000). */
   pushLogSize?: number;
 }
 
 export interface ListenOptions {
+  /** Serve TLS with this certificate (replaceable later with setCertificate). */
+  tls?: XdsCertificate;
   /** Allow plaintext on an address other than loopback (`--xds-plaintext`). */
   plaintext?: boolean;
 }
 
-function isLoopbackHost(host: string): boolean {
+export function isLoopbackHost(host: string): boolean {
   return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
@@ -131,6 +151,8 @@ export class XdsServer {
   readonly #bodies = new Map<string, Uint8Array>();
   #connectionIds = 0;
   #server: grpc.Server | undefined;
+  #credentials: RotatingServerCredentials | undefined;
+  readonly #authentication: XdsAuthentication;
   readonly #unsubscribe: () => void;
   readonly #requestType;
   readonly #responseType;
@@ -140,6 +162,7 @@ export class XdsServer {
   constructor(options: XdsServerOptions) {
     this.store = options.store;
     this.#log = options.logger ?? silent;
+    this.#authentication = options.authentication;
     this.#pushLogSize = options.pushLogSize ?? 10_000;
     const codec = options.store.codec;
     this.#requestType = codec.type("envoy.service.discovery.v3.DiscoveryRequest");
@@ -154,8 +177,11 @@ export class XdsServer {
   async listen(address: string, options: ListenOptions = {}): Promise<string> {
     // A Unix socket (`unix:/path`, the agent's): reachable only through the file system, like loopback.
     const { target, host } = address.startsWith("unix:") ? { target: address, host: "localhost" } : grpcAddress(address);
-    if (!isLoopbackHost(host) && options.plaintext !== true) {
-      throw new Error(`refusing plaintext xDS on ${address}: not a loopback address (TLS is not built yet; pass --xds-plaintext to accept plaintext)`);
+    if (!isLoopbackHost(host) && !options.tls && options.plaintext !== true) {
+      throw new Error(`refusing plaintext xDS on ${address}: not a loopback address (serve TLS, or pass --xds-plaintext to accept plaintext)`);
+    }
+    if (!isLoopbackHost(host) && this.#authentication === "none") {
+      throw new Error(`refusing xDS without authentication on ${address}: not a loopback address (every client could claim any proxy and get its secrets)`);
     }
     const server = new grpc.Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024, "grpc.max_send_message_length": -1 });
     const identity = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -183,13 +209,22 @@ export class XdsServer {
       StreamAggregatedResources: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => this.#stream(call, "sotw"),
       DeltaAggregatedResources: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => this.#stream(call, "delta"),
     });
+    this.#credentials = options.tls ? new RotatingServerCredentials(options.tls) : undefined;
+    const credentials = this.#credentials ?? grpc.ServerCredentials.createInsecure();
     const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(target, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
+      server.bindAsync(target, credentials, (error, bound) => (error ? reject(error) : resolve(bound)));
     });
     this.#server = server;
     const bound = target.startsWith("unix:") ? target : host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-    this.#log.info(`serving ADS (SotW and Delta, plaintext) on ${bound}`);
+    const auth = this.#authentication === "none" ? "no authentication" : "bearer-token authentication";
+    this.#log.info(`serving ADS (SotW and Delta, ${options.tls ? "TLS" : "plaintext"}, ${auth}) on ${bound}`);
     return bound;
+  }
+
+  /** The serving certificate for new TLS handshakes (streams already open keep theirs). */
+  setCertificate(certificate: XdsCertificate): void {
+    if (!this.#credentials) throw new Error("the xDS server is not serving TLS");
+    this.#credentials.setCertificate(certificate);
   }
 
   /** Closes every stream at once (Envoy keeps its config and reconnects to whoever listens next). */
@@ -214,6 +249,8 @@ export class XdsServer {
       api,
       peer: call.getPeer(),
       connectedAt: Date.now(),
+      admitted: this.#authentication === "none",
+      held: [],
       types: new Map(),
       write: (bytes) => {
         call.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
@@ -224,7 +261,7 @@ export class XdsServer {
       if (!this.#connections.delete(connection.id)) return;
       this.#log.info(`ADS ${api} stream ${connection.id} from ${connection.peer} closed (${why})`, { proxy: connection.proxy });
     };
-    call.on("data", (bytes: Buffer) => {
+    const handle = (bytes: Buffer): void => {
       try {
         if (api === "sotw") this.#onRequest(connection, bytes);
         else this.#onDeltaRequest(connection, bytes);
@@ -233,6 +270,36 @@ export class XdsServer {
         call.emit("error", error);
         call.end();
       }
+    };
+    // The token is checked while the first request is on its way.
+    const authenticator = this.#authentication === "none" ? undefined : this.#authentication;
+    const token = bearerToken(call.metadata.get("authorization"));
+    const identity = authenticator && token !== undefined ? authenticator.authenticate(token) : undefined;
+    identity?.catch(() => undefined); // handled in #admit; a stream gone before its first request leaves none unhandled
+    call.on("data", (bytes: Buffer) => {
+      if (connection.admitted) {
+        handle(bytes);
+        return;
+      }
+      connection.held.push(bytes);
+      if (connection.held.length > 1 || !authenticator) return;
+      void this.#admit(connection, authenticator, identity, bytes).then(
+        () => {
+          if (!this.#connections.has(connection.id)) return;
+          connection.admitted = true;
+          const held = connection.held;
+          connection.held = [];
+          for (const request of held) if (this.#connections.has(connection.id)) handle(request);
+        },
+        (error: unknown) => {
+          const refusal = error instanceof XdsAuthError ? error : new XdsAuthError("UNAUTHENTICATED", error instanceof Error ? error.message : String(error));
+          this.#log.warn(`ADS ${api} stream ${connection.id} from ${connection.peer} refused (${refusal.code}): ${refusal.message}`, { proxy: connection.proxy });
+          this.events.emit("refused", { connection: connection.id, peer: connection.peer, node: connection.node?.id, proxy: connection.proxy, code: refusal.code, message: refusal.message });
+          connection.held = [];
+          end(`refused: ${refusal.code}`);
+          call.emit("error", { code: grpc.status[refusal.code], details: refusal.message, metadata: new grpc.Metadata() });
+        },
+      );
     });
     call.on("end", () => {
       end("client closed");
@@ -240,6 +307,24 @@ export class XdsServer {
     });
     call.on("error", (error: Error) => end(error.message));
     call.on("cancelled", () => end("cancelled"));
+  }
+
+  /** Resolves when the stream may be served: its token is valid and entitles it to the proxy its first request's node names. */
+  async #admit(connection: Connection, authenticator: Exclude<XdsAuthentication, "none">, identity: Promise<ProxyIdentity> | undefined, first: Buffer): Promise<void> {
+    if (!identity) throw new XdsAuthError("UNAUTHENTICATED", "no bearer token: send gRPC metadata `authorization: Bearer <token>` with a ServiceAccount token of audience pilotfish");
+    const request = this.#decode(connection.api, first);
+    this.#identify(connection, request.node as Obj | undefined);
+    let who: ProxyIdentity;
+    try {
+      who = await identity;
+    } catch (error) {
+      if (error instanceof XdsAuthError) throw error;
+      throw new XdsAuthError("UNAUTHENTICATED", `the token could not be verified: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    connection.identity = who;
+    if (!connection.node) throw new XdsAuthError("PERMISSION_DENIED", "the first request carries no node: cannot tell which proxy this is");
+    if (!connection.proxy) throw new XdsAuthError("PERMISSION_DENIED", `node ${JSON.stringify(connection.node.id)} names no proxy (no NAMESPACE/WORKLOAD_NAME metadata, id not <type>~<ip>~<pod>.<ns>~<domain>)`);
+    await authenticator.authorize(who, connection.proxy);
   }
 
   #identify(connection: Connection, node: Obj | undefined): void {
@@ -483,7 +568,7 @@ export class XdsServer {
   #onSnapshot(key: string, snapshot: ProxySnapshot | undefined): void {
     if (!snapshot) return; // a deleted proxy's Envoys keep their last config
     for (const connection of this.#connections.values()) {
-      if (connection.proxy !== key) continue;
+      if (connection.proxy !== key || !connection.admitted) continue;
       for (const type of pushOrder) {
         if (connection.api === "sotw") this.#pushSotw(connection, type, false);
         else this.#pushDelta(connection, type, false);
@@ -535,6 +620,9 @@ export class XdsServer {
         peer: connection.peer,
         node: connection.node?.id,
         proxy: connection.proxy,
+        identity: connection.identity
+          ? { namespace: connection.identity.namespace, serviceAccount: connection.identity.serviceAccount, pod: connection.identity.podName }
+          : undefined,
         connectedAt: new Date(connection.connectedAt).toISOString(),
         types,
       });
@@ -568,6 +656,8 @@ export interface SyncStatus {
     peer: string;
     node: string | undefined;
     proxy: string | undefined;
+    /** The authenticated identity (absent without authentication). */
+    identity?: { namespace: string; serviceAccount: string; pod: string | undefined };
     connectedAt: string;
     types: Record<string, TypeSyncStatus>;
   }>;

@@ -21,7 +21,7 @@ import type { GatewayMode } from "../../publish/bootstrap.js";
 import { KubeRest } from "../../sources/kube/rest.js";
 import { defaultCertHosts, defaultInjectionSettings, defaultWebhookAddr, startWebhook } from "../../webhook/index.js";
 import type { DiscoveryAddress } from "../../webhook/index.js";
-import { startXds } from "../../xds/index.js";
+import { defaultXdsCertHosts, startOperatorXds } from "../../controllers/xds-serving.js";
 
 interface OperatorCommandOptions {
   kubeconfig?: string;
@@ -45,6 +45,8 @@ interface OperatorCommandOptions {
   proxyInitImage: string;
   xdsAddress: string;
   xdsPlaintext?: boolean;
+  xdsAuth: "kubernetes" | "none";
+  xdsCertHosts?: string;
   xdsDebugAddr: string;
   gatewayMode: GatewayMode;
   xdsProxyAddress?: string;
@@ -180,8 +182,15 @@ export function registerOperatorCommand(program: Command): void {
     .option("--webhook-cert-hosts <names>", "comma-separated DNS names and IPs in the webhook's serving certificate (default: pilotfish.<namespace>.svc[.cluster.local])")
     .option("--proxy-image <image>", "the injected istio-proxy's image", defaultInjectionSettings.proxyImage)
     .option("--proxy-init-image <image>", "the injected istio-init's image (iptables-restore, sh)", defaultInjectionSettings.proxyInitImage)
-    .option("--xds-address <addr>", "serve ADS (xDS over gRPC, SotW and Delta) here ([host]:port, e.g. :15010), or off; plaintext only on loopback unless --xds-plaintext", "off")
-    .option("--xds-plaintext", "allow plaintext ADS on a non-loopback --xds-address (TLS and token authentication are not built yet)")
+    .option("--xds-address <addr>", "serve ADS (xDS over gRPC, SotW and Delta; TLS with a certificate from the operator's CA) here ([host]:port), or off", ":15010")
+    .option("--xds-plaintext", "serve ADS in plaintext instead of TLS (for a loopback address, or a network you trust)")
+    .option(
+      "--xds-auth <mode>",
+      "how ADS clients authenticate: kubernetes (a ServiceAccount token of audience pilotfish, checked with a TokenReview, entitled by its pod) or none (every client trusted; loopback addresses only)",
+      oneOf(["kubernetes", "none"] as const),
+      "kubernetes",
+    )
+    .option("--xds-cert-hosts <names>", "comma-separated DNS names and IPs in the xDS serving certificate (default: pilotfish.<namespace>.svc[.cluster.local])")
     .option("--xds-debug-addr <addr>", "serve the ADS sync state (/debug/syncz, JSON) here when ADS is on, or off", "127.0.0.1:15011")
     .option(
       "--gateway-mode <mode>",
@@ -241,7 +250,16 @@ export function registerOperatorCommand(program: Command): void {
       const xds =
         options.xdsAddress === "off"
           ? undefined
-          : await startXds({ address: options.xdsAddress, plaintext: options.xdsPlaintext === true, debugAddress: options.xdsDebugAddr, logger });
+          : await startOperatorXds({
+              kubeConfig: config,
+              namespace: options.namespace,
+              address: options.xdsAddress,
+              plaintext: options.xdsPlaintext === true,
+              auth: options.xdsAuth,
+              certHosts: options.xdsCertHosts ? options.xdsCertHosts.split(",").map((host) => host.trim()).filter(Boolean) : defaultXdsCertHosts(options.namespace),
+              debugAddress: options.xdsDebugAddr,
+              logger,
+            });
       // Envoy's NACKs, counted per proxy and type (the message is in the xDS server's log).
       xds?.server.events.on("nack", (nack: { proxy?: string; type: string }) => metrics.xdsRejected.inc({ proxy: nack.proxy ?? "unknown", type: nack.type }));
       const discovery = sidecarDiscovery(options);

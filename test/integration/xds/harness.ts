@@ -38,7 +38,7 @@ export function yaml(doc: unknown): string {
 }
 
 export async function startServer(port = 0, store = new SnapshotStore()): Promise<{ server: XdsServer; port: number }> {
-  const server = new XdsServer({ store });
+  const server = new XdsServer({ store, authentication: "none" });
   const bound = await server.listen(`127.0.0.1:${port}`);
   return { server, port: Number(bound.slice(bound.lastIndexOf(":") + 1)) };
 }

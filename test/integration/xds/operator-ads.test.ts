@@ -1,8 +1,10 @@
 /**
  * `pilotfish operator --xds-address` end to end on the host: a real apiserver (the operator under
- * config/rbac's ServiceAccount), the operator as a child process serving ADS on 127.0.0.1, and a
- * real Envoy with an ADS bootstrap (no files) for the shipped istio-ingressgateway Deployment.
- * directResponse routes need no upstream, so no pod network is needed.
+ * config/rbac's ServiceAccount), the operator as a child process serving ADS on 127.0.0.1 with its
+ * defaults (TLS from its CA, Kubernetes authentication), and a real Envoy with an ADS bootstrap
+ * (no files) for the shipped istio-ingressgateway Deployment: it trusts the CA from the
+ * ConfigMap pilotfish-ca-root the operator published, and authenticates with a token bound to a
+ * pod object of that Deployment. directResponse routes need no upstream, so no pod network is needed.
  */
 import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -21,7 +23,8 @@ import { repoRoot } from "../../support/paths.js";
 import { operatorKubeconfig } from "../operator/support/identity.js";
 import { startOperator } from "../operator/support/operator-process.js";
 import type { OperatorProcess } from "../operator/support/operator-process.js";
-import { startAdsEnvoy } from "./harness.js";
+import { adsBootstrap } from "../../../src/xds/bootstrap.js";
+import { startEnvoy } from "../../support/envoy.js";
 
 const host = "ads.shop.example";
 
@@ -99,8 +102,46 @@ describe("pilotfish operator serving a real Envoy over ADS", { timeout: 600_000 
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  test("Envoy gets the gateway's compiled config over ADS and follows kubectl apply", async () => {
-    envoy = await startAdsEnvoy("operator-ads", xdsPort, "GRPC");
+  test("Envoy gets the gateway's compiled config over TLS ADS with its pod's token and follows kubectl apply", async () => {
+    const podName = "istio-ingressgateway-5d8f7c9b4-x2kqv";
+    await controlPlane.kubectlOk(["create", "serviceaccount", "gateway", "-n", "istio-system"]);
+    await apply(
+      dump({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: {
+          name: podName,
+          namespace: "istio-system",
+          labels: { istio: "ingressgateway", "pod-template-hash": "5d8f7c9b4" },
+          ownerReferences: [{ apiVersion: "apps/v1", kind: "ReplicaSet", name: "istio-ingressgateway-5d8f7c9b4", uid: "00000000-0000-0000-0000-000000000001", controller: true }],
+        },
+        spec: { serviceAccountName: "gateway", containers: [{ name: "istio-proxy", image: "pilotfish/proxy:1.40.0" }] },
+      }),
+    );
+    const uid = (await controlPlane.kubectlOk(["get", "pod", podName, "-n", "istio-system", "-o", "jsonpath={.metadata.uid}"])).trim();
+    const token = (
+      await controlPlane.kubectlOk(["create", "token", "gateway", "-n", "istio-system", "--audience", "pilotfish", "--bound-object-kind", "Pod", "--bound-object-name", podName, "--bound-object-uid", uid])
+    ).trim();
+    const caPem = await waitFor(
+      async () => {
+        const result = await controlPlane.kubectl(["get", "configmap", "pilotfish-ca-root", "-n", "istio-system", "-o", "jsonpath={.data.root-cert\\.pem}"]);
+        return result.code === 0 && result.stdout.includes("BEGIN CERTIFICATE") ? result.stdout : undefined;
+      },
+      { timeoutMs: 30_000, what: "ConfigMap istio-system/pilotfish-ca-root" },
+    );
+    const bootstrap = adsBootstrap({
+      xdsHost: "127.0.0.1",
+      xdsPort,
+      apiType: "GRPC",
+      adminPort: 0,
+      namespace: "istio-system",
+      workloadName: "istio-ingressgateway",
+      podName,
+      labels: { istio: "ingressgateway" },
+      tls: { caPem, serverName: "pilotfish.istio-system.svc" },
+      token,
+    });
+    envoy = await startEnvoy({ bootstrap, name: "operator-ads", readyTimeoutMs: 60_000 });
     await waitFor(async () => (await get("/")).body === "first", { timeoutMs: 60_000, intervalMs: 100, what: "the first config served over ADS" });
     await apply(virtualService([{ prefix: "/new", body: "second" }, { prefix: "/", body: "first" }]));
     await waitFor(async () => (await get("/new")).body === "second", { timeoutMs: 60_000, intervalMs: 20, what: "the applied route served" });

@@ -71,7 +71,7 @@ describe("ADS protocol with a scripted client", { timeout: 120_000 }, () => {
 
   before(async () => {
     store = new SnapshotStore();
-    server = new XdsServer({ store });
+    server = new XdsServer({ store, authentication: "none" });
     const bound = await server.listen("127.0.0.1:0");
     client = new grpc.Client(bound, grpc.credentials.createInsecure());
   });

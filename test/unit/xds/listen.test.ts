@@ -4,11 +4,17 @@ import { XdsServer, grpcAddress } from "../../../src/xds/server.js";
 import { SnapshotStore } from "../../../src/xds/store.js";
 
 test("plaintext ADS only on loopback unless asked", async () => {
-  const server = new XdsServer({ store: new SnapshotStore() });
+  const server = new XdsServer({ store: new SnapshotStore(), authentication: "none" });
   await assert.rejects(server.listen(":15010"), /refusing plaintext xDS on :15010: not a loopback address/);
   await assert.rejects(server.listen("198.19.127.1:15010"), /not a loopback address/);
   const bound = await server.listen("127.0.0.1:0");
   assert.match(bound, /^127\.0\.0\.1:\d+$/);
+  await server.close();
+});
+
+test("no authentication only on loopback, whatever the transport", async () => {
+  const server = new XdsServer({ store: new SnapshotStore(), authentication: "none" });
+  await assert.rejects(server.listen("198.19.127.1:15010", { plaintext: true }), /refusing xDS without authentication on 198.19.127.1:15010/);
   await server.close();
 });
 

@@ -54,9 +54,11 @@ export async function startOperator(options: OperatorProcessOptions): Promise<Op
     "--proxy-config-dir", options.proxyConfigDir,
     "--proxy-admin-port", String(options.proxyAdminPort),
     "--proxy-status-port", String(options.proxyStatusPort),
-    // The webhook's default :15017 would clash between operators run in parallel; tests that
-    // want it pass --webhook-addr in extraArgs (the last value wins).
+    // The webhook's default :15017 and ADS's :15010 would clash between operators run in
+    // parallel; tests that want them pass --webhook-addr / --xds-address in extraArgs (the last
+    // value wins).
     "--webhook-addr", "off",
+    "--xds-address", "off",
     ...(options.extraArgs ?? []),
   ];
   const managed = spawnManaged(process.execPath, args, { name: options.name ?? "pilotfish-operator", cwd: repoRoot });
