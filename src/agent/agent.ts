@@ -82,7 +82,8 @@ export class Agent {
     this.#options = options;
     this.#log = options.logger;
     this.key = `${options.namespace}/${options.workloadName}`;
-    this.server = new XdsServer({ store: this.store, logger: options.logger, pushLogSize: 1_000 });
+    // The pod's own Envoy on a Unix socket in the pod: no token to check (the operator checks the agent's).
+    this.server = new XdsServer({ store: this.store, logger: options.logger, authentication: "none", pushLogSize: 1_000 });
     this.server.events.on("ack", () => this.#settle());
     this.server.events.on("nack", () => this.#settle());
   }

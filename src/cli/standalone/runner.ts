@@ -147,7 +147,8 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
       debug: () => undefined,
       warn: (message: string) => options.problem(`ADS: ${message}`),
     };
-    xds = await startXds({ address: options.xdsAddress, plaintext: false, logger });
+    // Standalone: a local Envoy on loopback, no Kubernetes to authenticate it with.
+    xds = await startXds({ address: options.xdsAddress, plaintext: false, authentication: "none", logger });
     let current = first.compiled;
     let version = 1;
     xds.onCompiled(proxyKey, current.resources);
