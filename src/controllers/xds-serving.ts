@@ -24,8 +24,11 @@ export interface OperatorXdsOptions {
   address: string;
   /** Serve plaintext instead of TLS (`--xds-plaintext`). */
   plaintext: boolean;
-  /** `kubernetes` (TokenReview) or `none` (loopback only, `--xds-auth none`). */
-  auth: "kubernetes" | "none";
+  /**
+   * `kubernetes` (TokenReview; no token = refused), `permissive` (the same, but a client without a
+   * token is served without secrets) or `none` (loopback only).
+   */
+  auth: "kubernetes" | "permissive" | "none";
   /** DNS names and IPs of the serving certificate (proxies verify `pilotfish.<namespace>.svc`). */
   certHosts: readonly string[];
   debugAddress?: string;
@@ -50,8 +53,9 @@ export async function startOperatorXds(options: OperatorXdsOptions): Promise<Ope
   const { logger } = options;
   const rest = new KubeRest(options.kubeConfig);
   const authentication = options.auth === "none" ? ("none" as const) : new KubeXdsAuthenticator({ rest });
+  const anonymous = options.auth === "permissive" ? ("serve-without-secrets" as const) : ("refuse" as const);
   if (options.plaintext) {
-    const xds = await startXds({ address: options.address, plaintext: true, authentication, debugAddress: options.debugAddress, logger });
+    const xds = await startXds({ address: options.address, plaintext: true, authentication, anonymous, debugAddress: options.debugAddress, logger });
     return { ...xds, caPem: undefined, serving: () => undefined };
   }
   // The CA is needed before anything can be served; API errors are retried, never fatal.
@@ -68,7 +72,7 @@ export async function startOperatorXds(options: OperatorXdsOptions): Promise<Ope
   const { ca } = loaded;
   const validityMs = options.servingValidityMs ?? 30 * DAY_MS;
   let serving = await issueServing(ca, options.certHosts, validityMs);
-  const xds = await startXds({ address: options.address, plaintext: false, tls: serving, authentication, debugAddress: options.debugAddress, logger });
+  const xds = await startXds({ address: options.address, plaintext: false, tls: serving, authentication, anonymous, debugAddress: options.debugAddress, logger });
   logger.info(
     `xDS serving certificate for ${options.certHosts.join(", ")} from the CA in Secret ${options.namespace}/${caSecretName}, renewed at ${renewAt(serving.issuedAt, serving.notAfter).toISOString()}`,
   );

@@ -37,13 +37,15 @@ export interface StartXdsOptions {
   plaintext: boolean;
   /** An authenticator, or an explicit `"none"` (loopback only: `pilotfish run`, local tests). */
   authentication: XdsAuthentication;
+  /** Clients without a token: refused (default) or served without secrets (XdsServerOptions.anonymous). */
+  anonymous?: "refuse" | "serve-without-secrets";
   debugAddress?: string;
   logger: XdsLogger;
 }
 
 export async function startXds(options: StartXdsOptions): Promise<XdsServing> {
   const store = new SnapshotStore();
-  const server = new XdsServer({ store, logger: options.logger, authentication: options.authentication });
+  const server = new XdsServer({ store, logger: options.logger, authentication: options.authentication, anonymous: options.anonymous });
   const address = await server.listen(options.address, { plaintext: options.plaintext, tls: options.tls });
   let debug: { address: string; close(): Promise<void> } | undefined;
   try {

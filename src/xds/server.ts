@@ -99,6 +99,8 @@ interface Connection {
   identity?: ProxyIdentity;
   /** Requests are handled once the stream is admitted (at once without authentication). */
   admitted: boolean;
+  /** Admitted without a token (`anonymous: "serve-without-secrets"`): served no SDS resource. */
+  anonymous: boolean;
   /** Requests received while the token and entitlement are being checked. */
   held: Buffer[];
   types: Map<XdsType, TypeState>;
@@ -112,6 +114,13 @@ export interface XdsServerOptions {
    * client (its node id decides its config, secrets included) and is refused off loopback.
    */
   authentication: XdsAuthentication;
+  /**
+   * With an authenticator, what a client without a token gets: `"refuse"` (default:
+   * UNAUTHENTICATED) or `"serve-without-secrets"` — the config its node claims, never an SDS
+   * resource (for proxies that cannot send a token yet, e.g. Envoy dialling the operator directly).
+   * A token that is sent is always checked, and a bad or foreign one refused.
+   */
+  anonymous?: "refuse" | "serve-without-secrets";
   logger?: XdsLogger;
   /** How many push records to keep for tests and benchmarks (default 10,000). */
   pushLogSize?: number;
@@ -153,6 +162,7 @@ export class XdsServer {
   #server: grpc.Server | undefined;
   #credentials: RotatingServerCredentials | undefined;
   readonly #authentication: XdsAuthentication;
+  readonly #anonymous: "refuse" | "serve-without-secrets";
   readonly #unsubscribe: () => void;
   readonly #requestType;
   readonly #responseType;
@@ -163,6 +173,7 @@ export class XdsServer {
     this.store = options.store;
     this.#log = options.logger ?? silent;
     this.#authentication = options.authentication;
+    this.#anonymous = options.anonymous ?? "refuse";
     this.#pushLogSize = options.pushLogSize ?? 10_000;
     const codec = options.store.codec;
     this.#requestType = codec.type("envoy.service.discovery.v3.DiscoveryRequest");
@@ -216,7 +227,8 @@ export class XdsServer {
     });
     this.#server = server;
     const bound = target.startsWith("unix:") ? target : host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-    const auth = this.#authentication === "none" ? "no authentication" : "bearer-token authentication";
+    const auth =
+      this.#authentication === "none" ? "no authentication" : this.#anonymous === "refuse" ? "bearer-token authentication" : "bearer-token authentication, clients without a token served without secrets";
     this.#log.info(`serving ADS (SotW and Delta, ${options.tls ? "TLS" : "plaintext"}, ${auth}) on ${bound}`);
     return bound;
   }
@@ -250,6 +262,7 @@ export class XdsServer {
       peer: call.getPeer(),
       connectedAt: Date.now(),
       admitted: this.#authentication === "none",
+      anonymous: false,
       held: [],
       types: new Map(),
       write: (bytes) => {
@@ -311,8 +324,14 @@ export class XdsServer {
 
   /** Resolves when the stream may be served: its token is valid and entitles it to the proxy its first request's node names. */
   async #admit(connection: Connection, authenticator: Exclude<XdsAuthentication, "none">, identity: Promise<ProxyIdentity> | undefined, first: Buffer): Promise<void> {
-    if (!identity) throw new XdsAuthError("UNAUTHENTICATED", "no bearer token: send gRPC metadata `authorization: Bearer <token>` with a ServiceAccount token of audience pilotfish");
     const request = this.#decode(connection.api, first);
+    if (!identity && this.#anonymous === "serve-without-secrets") {
+      this.#identify(connection, request.node as Obj | undefined);
+      connection.anonymous = true;
+      this.#log.info(`ADS ${connection.api} stream ${connection.id}: no token, served without secrets`, { proxy: connection.proxy });
+      return;
+    }
+    if (!identity) throw new XdsAuthError("UNAUTHENTICATED", "no bearer token: send gRPC metadata `authorization: Bearer <token>` with a ServiceAccount token of audience pilotfish");
     this.#identify(connection, request.node as Obj | undefined);
     let who: ProxyIdentity;
     try {
@@ -420,7 +439,9 @@ export class XdsServer {
     return before !== [...state.names].sort().join("\n");
   }
 
-  #selected(snapshot: ProxySnapshot, type: XdsType, state: TypeState): StoredResource[] {
+  #selected(snapshot: ProxySnapshot, type: XdsType, state: TypeState, connection: Connection): StoredResource[] {
+    // An anonymous client (admitted without a token in "serve-without-secrets" mode) gets no secret.
+    if (type === "SDS" && connection.anonymous) return [];
     const all = snapshot.types[type];
     if (state.wildcard) return [...all.values()];
     const out: StoredResource[] = [];
@@ -453,7 +474,7 @@ export class XdsServer {
     if (!state.requested || !connection.proxy) return;
     const snapshot = this.store.getSnapshot(connection.proxy);
     if (!snapshot) return; // answered when the proxy's first snapshot arrives
-    const resources = this.#selected(snapshot, type, state);
+    const resources = this.#selected(snapshot, type, state, connection);
     const version = setVersion(resources);
     if (!force && version === state.versionSent) return;
     const nonce = this.#nextNonce();
@@ -534,7 +555,7 @@ export class XdsServer {
     if (!state.requested || !connection.proxy) return;
     const snapshot = this.store.getSnapshot(connection.proxy);
     if (!snapshot) return;
-    const selected = this.#selected(snapshot, type, state);
+    const selected = this.#selected(snapshot, type, state, connection);
     const changed = selected.filter((resource) => state.known.get(resource.name) !== resource.version);
     const present = new Set(selected.map((resource) => resource.name));
     const removed: string[] = [];
@@ -583,7 +604,7 @@ export class XdsServer {
     if (state.lastError && state.lastError.nonce === state.nonceSent) return "NACKED";
     if (state.nonceAcked !== state.nonceSent) return "STALE";
     const snapshot = connection.proxy ? this.store.getSnapshot(connection.proxy) : undefined;
-    if (snapshot && connection.api === "sotw" && setVersion(this.#selected(snapshot, type, state)) !== state.versionSent) return "STALE";
+    if (snapshot && connection.api === "sotw" && setVersion(this.#selected(snapshot, type, state, connection)) !== state.versionSent) return "STALE";
     return "SYNCED";
   }
 
@@ -623,6 +644,7 @@ export class XdsServer {
         identity: connection.identity
           ? { namespace: connection.identity.namespace, serviceAccount: connection.identity.serviceAccount, pod: connection.identity.podName }
           : undefined,
+        anonymous: connection.anonymous || undefined,
         connectedAt: new Date(connection.connectedAt).toISOString(),
         types,
       });
@@ -658,6 +680,8 @@ export interface SyncStatus {
     proxy: string | undefined;
     /** The authenticated identity (absent without authentication). */
     identity?: { namespace: string; serviceAccount: string; pod: string | undefined };
+    /** Admitted without a token: served no secrets. */
+    anonymous?: boolean;
     connectedAt: string;
     types: Record<string, TypeSyncStatus>;
   }>;

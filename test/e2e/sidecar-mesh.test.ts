@@ -69,9 +69,10 @@ describe("L14: mesh traffic through compiled sidecar config over ADS, on the ben
         "--proxy-init-image", cluster.images["proxy-init"] ?? "",
         "--sidecar-discovery-address", `${cluster.nodeIp}:${xdsPort}`,
         "--access-log-file", "/dev/stdout",
-        // Plaintext ADS, so the injected bootstrap dials it without TLS or a token (docs/injection.md).
+        // Plaintext ADS, so the injected bootstrap dials it without TLS or a token (docs/injection.md);
+        // without a token a sidecar is served as anonymous: its config, never a secret (--xds-auth permissive).
         "--xds-plaintext",
-        ...(xds ? ["--xds-address", `${cluster.nodeIp}:${xdsPort}`, "--xds-debug-addr", `127.0.0.1:${await freePort()}`] : []),
+        ...(xds ? ["--xds-address", `${cluster.nodeIp}:${xdsPort}`, "--xds-auth", "permissive", "--xds-debug-addr", `127.0.0.1:${await freePort()}`] : []),
       ],
     });
 

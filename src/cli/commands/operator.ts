@@ -45,7 +45,7 @@ interface OperatorCommandOptions {
   proxyInitImage: string;
   xdsAddress: string;
   xdsPlaintext?: boolean;
-  xdsAuth: "kubernetes" | "none";
+  xdsAuth: "kubernetes" | "permissive" | "none";
   xdsCertHosts?: string;
   xdsDebugAddr: string;
   gatewayMode: GatewayMode;
@@ -186,8 +186,9 @@ export function registerOperatorCommand(program: Command): void {
     .option("--xds-plaintext", "serve ADS in plaintext instead of TLS (for a loopback address, or a network you trust)")
     .option(
       "--xds-auth <mode>",
-      "how ADS clients authenticate: kubernetes (a ServiceAccount token of audience pilotfish, checked with a TokenReview, entitled by its pod) or none (every client trusted; loopback addresses only)",
-      oneOf(["kubernetes", "none"] as const),
+      "how ADS clients authenticate: kubernetes (a ServiceAccount token of audience pilotfish, checked with a TokenReview, entitled by its pod), " +
+        "permissive (the same, but a client without a token is served the config its node names without any secret) or none (every client trusted; loopback addresses only)",
+      oneOf(["kubernetes", "permissive", "none"] as const),
       "kubernetes",
     )
     .option("--xds-cert-hosts <names>", "comma-separated DNS names and IPs in the xDS serving certificate (default: pilotfish.<namespace>.svc[.cluster.local])")

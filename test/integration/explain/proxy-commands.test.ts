@@ -92,7 +92,8 @@ describe("proxy-status, proxy-config and explain against a live operator and Env
       proxyConfigDir: join(work, "proxy"),
       proxyAdminPort: await freePort(),
       proxyStatusPort: await freePort(),
-      extraArgs: ["--xds-address", `127.0.0.1:${xdsPort}`, "--xds-debug-addr", `127.0.0.1:${debugPort}`],
+      // Loopback, an Envoy with neither CA nor token: plaintext and no authentication, explicitly.
+      extraArgs: ["--xds-address", `127.0.0.1:${xdsPort}`, "--xds-plaintext", "--xds-auth", "none", "--xds-debug-addr", `127.0.0.1:${debugPort}`],
     });
     envoy = await startAdsEnvoy("proxy-commands", xdsPort, "GRPC");
     adminAddr = `127.0.0.1:${envoy.adminPort}`;

@@ -100,8 +100,8 @@ describe("xDS over TLS with Kubernetes authentication", { timeout: 600_000 }, ()
   };
 
   /** One SotW stream asking for the gateway's SDS secret as `claimedPod`; what came back within 3 s, and how it ended. */
-  const askForSecret = async (bearer: string | undefined, claimedPod: string, claimedNamespace = "istio-system"): Promise<Outcome> => {
-    const client = new grpc.Client(`127.0.0.1:${xdsPort}`, grpc.credentials.createSsl(Buffer.from(xds.caPem!)), { "grpc.ssl_target_name_override": serverName });
+  const askForSecret = async (bearer: string | undefined, claimedPod: string, claimedNamespace = "istio-system", port = xdsPort, typeUrlAsked: string = typeUrl.secret): Promise<Outcome> => {
+    const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createSsl(Buffer.from(xds.caPem!)), { "grpc.ssl_target_name_override": serverName });
     const metadata = new grpc.Metadata();
     if (bearer !== undefined) metadata.set("authorization", `Bearer ${bearer}`);
     const outcome: Outcome = { responses: [], status: undefined };
@@ -114,7 +114,8 @@ describe("xDS over TLS with Kubernetes authentication", { timeout: 600_000 }, ()
     call.on("data", (bytes: Buffer) => outcome.responses.push(response.toObject(response.decode(bytes), { longs: String, bytes: String, defaults: false }) as Obj));
     call.on("error", () => undefined);
     call.on("status", (status: grpc.StatusObject) => (outcome.status = status));
-    call.write(request.encode(request.fromObject({ node: node(claimedPod, claimedNamespace), type_url: typeUrl.secret, resource_names: [secretName] })).finish());
+    const names = typeUrlAsked === typeUrl.secret ? [secretName] : [];
+    call.write(request.encode(request.fromObject({ node: node(claimedPod, claimedNamespace), type_url: typeUrlAsked, resource_names: names })).finish());
     await waitFor(() => outcome.status !== undefined || outcome.responses.length > 0, { timeoutMs: 15_000, intervalMs: 10, what: "an answer or the end of the stream" });
     await new Promise((resolve) => setTimeout(resolve, 300));
     call.cancel();
@@ -203,6 +204,35 @@ describe("xDS over TLS with Kubernetes authentication", { timeout: 600_000 }, ()
       assert.match(outcome.status?.details ?? "", details);
     });
   }
+
+  test("--xds-auth permissive: a client without a token gets the config its node names but no secret; a foreign token is still refused", async () => {
+    const permissive = await startOperatorXds({
+      kubeConfig,
+      namespace: "istio-system",
+      address: "127.0.0.1:0",
+      plaintext: false,
+      auth: "permissive",
+      certHosts: defaultXdsCertHosts("istio-system"),
+      debugAddress: "off",
+      logger: { info: () => undefined, warn: () => undefined, debug: () => undefined, error: () => undefined },
+    });
+    try {
+      permissive.onCompiled(proxyKey, resources);
+      const port = Number(permissive.address.slice(permissive.address.lastIndexOf(":") + 1));
+      const secret = await askForSecret(undefined, "istio-ingressgateway-5d8f7c9b4-abcde", "istio-system", port);
+      assert.equal(secret.responses.length, 1, `answered (status ${JSON.stringify(secret.status)})`);
+      assert.deepEqual(secret.responses[0]!.resources ?? [], [], "an SDS answer without the secret");
+      const clusters = await askForSecret(undefined, "istio-ingressgateway-5d8f7c9b4-abcde", "istio-system", port, typeUrl.listener);
+      assert.ok(((clusters.responses[0]?.resources as Obj[] | undefined) ?? []).length > 0, "LDS is served");
+      const withToken = await askForSecret(tokens.gateway, "istio-ingressgateway-5d8f7c9b4-abcde", "istio-system", port);
+      assert.equal((withToken.responses[0]!.resources as Obj[]).length, 1, "an entitled token gets the secret");
+      const foreign = await askForSecret(tokens.intruder, "istio-ingressgateway-5d8f7c9b4-abcde", "istio-system", port);
+      assert.deepEqual(foreign.responses, []);
+      assert.equal(foreign.status?.code, grpc.status.PERMISSION_DENIED);
+    } finally {
+      await permissive.close();
+    }
+  });
 
   test("a plaintext client gets nothing from the TLS port", async () => {
     const client = new grpc.Client(`127.0.0.1:${xdsPort}`, grpc.credentials.createInsecure());
