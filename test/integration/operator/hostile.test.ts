@@ -159,7 +159,7 @@ describe("hostile input at the cluster door", { timeout: 1_200_000 }, () => {
       proxyConfigDir: join(work, "proxy"),
       proxyAdminPort: await freePort(),
       proxyStatusPort: await freePort(),
-      extraArgs: ["--log-level", "info", "--xds-address", `127.0.0.1:${xdsPort}`, "--xds-debug-addr", "off"],
+      extraArgs: ["--log-level", "info", "--xds-address", `127.0.0.1:${xdsPort}`, "--xds-plaintext", "--xds-auth", "none", "--xds-debug-addr", "off"],
     });
     operatorPid = operator.process.child.pid ?? 0;
     logCollector = setInterval(() => {
