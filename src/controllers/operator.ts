@@ -71,6 +71,12 @@ export interface OperatorOptions {
    * takeover publishes from warm state. Call `leadershipChanged` when it changes.
    */
   leadership?: Leadership;
+  /**
+   * What the proxy's Envoys currently reject over ADS (the xDS server's NACKED types, with
+   * Envoy's message): shown in the Gateways' Programmed condition. Call `proxySyncChanged()`
+   * when it changes.
+   */
+  xdsRejections?: (proxyKey: string) => readonly { type: string; message: string }[];
 }
 
 type ProxyKey = string;
@@ -230,6 +236,11 @@ export class Operator {
     this.#add(STATUS_KEY);
   }
 
+  /** A proxy's ADS sync state changed (a NACK, or an ACK after one): the statuses are written again. */
+  proxySyncChanged(): void {
+    this.#add(STATUS_KEY);
+  }
+
   #add(key: ProxyKey): void {
     this.#queue.add(key);
     this.#metrics.queueDepth.set(this.#queue.depth());
@@ -286,7 +297,8 @@ export class Operator {
     for (const expiry of credentials.expiries) this.#metrics.credentialExpiry.set({ namespace: expiry.namespace, name: expiry.name }, expiry.seconds);
     await this.#credentialEvents(snapshot, credentials.findings, log);
     const credentialErrors = credentials.findings.filter((finding) => finding.severity === "error");
-    const desired = computeStatuses(snapshot, [...this.#outcomes.values()], invalid, this.#source.inputs().services ?? [], credentialErrors);
+    const outcomes = [...this.#outcomes.values()].map((outcome) => ({ ...outcome, rejected: this.#options.xdsRejections?.(outcome.proxy) ?? [] }));
+    const desired = computeStatuses(snapshot, outcomes, invalid, this.#source.inputs().services ?? [], credentialErrors);
     const result = await this.#statusWriter.sync(desired);
     for (const status of result.written) {
       this.#metrics.statusWrites.inc({ kind: status.kind });

@@ -41,6 +41,8 @@ export interface ProxyOutcome {
   refusal?: string;
   /** Gateway server ports the exposing Service could not get (service-ports.ts). */
   portProblems?: readonly { gateway: string; port: number; message: string }[];
+  /** What this proxy's Envoys reject over ADS now (NACKed types, Envoy's message). */
+  rejected?: readonly { type: string; message: string }[];
 }
 
 export interface InvalidResource {
@@ -139,7 +141,13 @@ export function computeStatuses(
   const proxiesOf = (gatewayKey: string): ProxyOutcome[] => outcomes.filter((outcome) => outcome.gateways.includes(gatewayKey));
   const programmed = (proxies: readonly ProxyOutcome[], generation: number, what: string): Condition => {
     const published = proxies.filter((outcome) => outcome.refusal === undefined);
-    if (published.length > 0) return condition("Programmed", true, "Programmed", `published to gateway proxy ${proxyList(published)}`, generation);
+    const accepted = published.filter((outcome) => (outcome.rejected ?? []).length === 0);
+    if (accepted.length > 0) return condition("Programmed", true, "Programmed", `published to gateway proxy ${proxyList(accepted)}`, generation);
+    if (published.length > 0) {
+      // Envoy NACKed what was pushed over ADS: it keeps serving its last accepted config.
+      const rejections = published.flatMap((outcome) => (outcome.rejected ?? []).map((r) => `${outcome.proxy} ${r.type}: ${r.message}`));
+      return condition("Programmed", false, "ProxyRejected", `Envoy rejected the config pushed to ${proxyList(published)} and keeps serving its previous one: ${[...new Set(rejections)].join("; ")}`, generation);
+    }
     if (proxies.length > 0) {
       return condition("Programmed", false, "PublishRefused", `not published to ${proxyList(proxies)}; the last good config stays: ${proxies.map((p) => p.refusal).join("; ")}`, generation);
     }

@@ -381,11 +381,12 @@ export class XdsServer {
   }
 
   #ack(connection: Connection, type: XdsType, state: TypeState, nonce: string): void {
+    const recovered = state.lastError !== undefined;
     state.versionAcked = state.versionSent;
     state.nonceAcked = nonce;
     state.ackedAt = Date.now();
     state.lastError = undefined;
-    this.events.emit("ack", { connection: connection.id, proxy: connection.proxy, type, version: state.versionSent });
+    this.events.emit("ack", { connection: connection.id, proxy: connection.proxy, type, version: state.versionSent, recovered });
   }
 
   // ---- state of the world
@@ -606,6 +607,18 @@ export class XdsServer {
     const snapshot = connection.proxy ? this.store.getSnapshot(connection.proxy) : undefined;
     if (snapshot && connection.api === "sotw" && setVersion(this.#selected(snapshot, type, state, connection)) !== state.versionSent) return "STALE";
     return "SYNCED";
+  }
+
+  /** What the proxy's connected Envoys reject now: each NACKED type with Envoy's message (deduplicated). */
+  rejections(proxy: string): { type: XdsType; message: string }[] {
+    const out = new Map<string, { type: XdsType; message: string }>();
+    for (const connection of this.#connections.values()) {
+      if (connection.proxy !== proxy || !connection.admitted) continue;
+      for (const [type, state] of connection.types) {
+        if (this.#status(connection, type, state) === "NACKED" && state.lastError) out.set(`${type}\u0000${state.lastError.message}`, { type, message: state.lastError.message });
+      }
+    }
+    return [...out.values()].sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : a.message < b.message ? -1 : 1));
   }
 
   /** Per connection and type: SYNCED / NOT SENT / STALE (sent, not ACKed) / NACKED, with versions, nonces and times. */

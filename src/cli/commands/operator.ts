@@ -280,6 +280,7 @@ export function registerOperatorCommand(program: Command): void {
         logger,
         metrics,
         onCompiled: xds?.onCompiled,
+        xdsRejections: xds ? (key) => xds.server.rejections(key) : undefined,
         sidecars: xds !== undefined,
         leadership: elector,
       });
@@ -308,6 +309,11 @@ export function registerOperatorCommand(program: Command): void {
       }
       await elector?.start();
       operator.start();
+      // A NACK, or the ACK that ends one, changes what the Gateways' Programmed condition says.
+      xds?.server.events.on("nack", () => operator.proxySyncChanged());
+      xds?.server.events.on("ack", (ack: { recovered?: boolean }) => {
+        if (ack.recovered) operator.proxySyncChanged();
+      });
       if (options.webhookAddr !== "off") {
         const webhook = await startWebhook({
           kubeConfig: config,

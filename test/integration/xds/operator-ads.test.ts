@@ -141,6 +141,9 @@ describe("pilotfish operator serving a real Envoy over ADS", { timeout: 600_000 
       tls: { caPem, serverName: "pilotfish.istio-system.svc" },
       token,
     });
+    // Envoy's own RE2 limit (program size 100) instead of Istio's 32768 that pilotfish's
+    // bootstraps set: a stricter proxy than the validator expects, so the next test can make it NACK.
+    delete (bootstrap as { layered_runtime?: unknown }).layered_runtime;
     envoy = await startEnvoy({ bootstrap, name: "operator-ads", readyTimeoutMs: 60_000 });
     await waitFor(async () => (await get("/")).body === "first", { timeoutMs: 60_000, intervalMs: 100, what: "the first config served over ADS" });
     await apply(virtualService([{ prefix: "/new", body: "second" }, { prefix: "/", body: "first" }]));
@@ -154,5 +157,44 @@ describe("pilotfish operator serving a real Envoy over ADS", { timeout: 600_000 
       { timeoutMs: 30_000, what: "/debug/syncz SYNCED" },
     );
     assert.ok(status.snapshots["istio-system/istio-ingressgateway"], "the proxy's snapshot is listed");
+  });
+
+  test("a config Envoy NACKs shows in the Gateway's Programmed condition with Envoy's message, and clears when the next one is accepted", async () => {
+    const programmed = async (): Promise<{ status: string; reason: string; message: string } | undefined> => {
+      const gateway = JSON.parse(await controlPlane.kubectlOk(["get", "gateway.networking.istio.io", "shop-gateway", "-n", "shop", "-o", "json"])) as {
+        status?: { conditions?: Array<{ type: string; status: string; reason: string; message: string }> };
+      };
+      return gateway.status?.conditions?.find((condition) => condition.type === "Programmed");
+    };
+    // Valid for Istio and the validator (program size within 32768), over the 100 this Envoy allows.
+    await apply(
+      dump({
+        apiVersion: "networking.istio.io/v1",
+        kind: "VirtualService",
+        metadata: { name: "ads", namespace: "shop" },
+        spec: {
+          hosts: [host],
+          gateways: ["shop-gateway"],
+          http: [
+            { match: [{ uri: { regex: "/x{300}" } }], directResponse: { status: 200, body: { string: "regex" } } },
+            { match: [{ uri: { prefix: "/" } }], directResponse: { status: 200, body: { string: "first" } } },
+          ],
+        },
+      }),
+    );
+    const rejected = await waitFor(
+      async () => {
+        const condition = await programmed();
+        return condition?.status === "False" ? condition : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 200, what: "Programmed=False after the NACK" },
+    );
+    assert.equal(rejected.reason, "ProxyRejected");
+    assert.match(rejected.message, /istio-system\/istio-ingressgateway RDS: .*program size/i, "Envoy's own message");
+    assert.equal((await get("/")).body, "first", "Envoy keeps serving its last accepted config");
+
+    await apply(virtualService([{ prefix: "/", body: "third" }]));
+    await waitFor(async () => (await get("/")).body === "third", { timeoutMs: 60_000, intervalMs: 50, what: "the next good config served" });
+    await waitFor(async () => (await programmed())?.status === "True", { timeoutMs: 60_000, intervalMs: 200, what: "Programmed=True again after the ACK" });
   });
 });
