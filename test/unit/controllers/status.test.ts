@@ -28,6 +28,19 @@ describe("computeStatuses", () => {
     assert.equal(v?.conditions[2]?.reason, "NoMatchingProxy");
   });
 
+  test("Envoy NACKs over ADS: Programmed=False (ProxyRejected) with Envoy's message while every proxy rejects; True when one accepts", () => {
+    const proxy = (name: string, rejected: { type: string; message: string }[]) => ({ proxy: `istio-system/${name}`, gateways: ["shop/gw"], diagnostics: [], clusterHosts: new Set<string>(), rejected });
+    const nack = { type: "RDS", message: "regex exceeds max program size" };
+    const programmed = (outcomes: ReturnType<typeof proxy>[]) =>
+      computeStatuses(buildSnapshot({ gateways: [gateway], virtualServices: [] }), outcomes).find((s) => s.kind === "Gateway")?.conditions.find((c) => c.type === "Programmed");
+    const rejected = programmed([proxy("a", [nack])]);
+    assert.equal(rejected?.status, "False");
+    assert.equal(rejected?.reason, "ProxyRejected");
+    assert.match(rejected?.message ?? "", /istio-system\/a RDS: regex exceeds max program size/);
+    assert.equal(programmed([proxy("a", [nack]), proxy("b", [])])?.status, "True", "one proxy serving it is enough, as with publishing");
+    assert.equal(programmed([proxy("a", [])])?.reason, "Programmed");
+  });
+
   test("a missing destination Service: BackendNotFound with a near-miss hint; refusal: PublishRefused", () => {
     const statuses = computeStatuses(
       buildSnapshot({ gateways: [gateway], virtualServices: [vs] }),
