@@ -57,7 +57,7 @@ async function measureAgent(size: number, main: string): Promise<{ rssMiB: numbe
   for (const file of fileLayout(resources, configDir)) writeFileSync(join(configDir, file.name), file.content);
   const store = new SnapshotStore();
   store.setSnapshot(proxyKey, resources);
-  const server = new XdsServer({ store });
+  const server = new XdsServer({ store, authentication: "none" });
   const bound = await server.listen("127.0.0.1:0");
   const socket = join(dir, "agent.sock");
   const agent = spawnManaged(process.execPath, [main, "agent", "--listen", socket, "--config-dir", configDir, "--upstream", bound, "--upstream-plaintext", "--namespace", "istio-system", "--workload-name", "istio-ingressgateway", "--pod-name", "istio-ingressgateway-5d8f7c9b4-x2kqv"], { name: "agent", cwd: repoRoot });
