@@ -5,7 +5,7 @@
 import type { EnvoyResources } from "../envoy/resources.js";
 import type { XdsAuthentication } from "./auth.js";
 import { serveXdsDebug } from "./debug.js";
-import { XdsServer } from "./server.js";
+import { XdsServer, grpcAddress, isLoopbackHost } from "./server.js";
 import type { XdsLogger } from "./server.js";
 import { SnapshotStore } from "./store.js";
 import type { XdsCertificate } from "./tls.js";
@@ -46,7 +46,11 @@ export interface StartXdsOptions {
 export async function startXds(options: StartXdsOptions): Promise<XdsServing> {
   const store = new SnapshotStore();
   const server = new XdsServer({ store, logger: options.logger, authentication: options.authentication, anonymous: options.anonymous });
-  const address = await server.listen(options.address, { plaintext: options.plaintext, tls: options.tls });
+  // Plaintext without authentication off loopback: only both asked for explicitly (the operator's flags).
+  const unauthenticatedOffLoopback = options.plaintext && options.authentication === "none";
+  const address = await server.listen(options.address, { plaintext: options.plaintext, tls: options.tls, unauthenticatedOffLoopback });
+  const offLoopback = !address.startsWith("unix:") && !isLoopbackHost(grpcAddress(address).host);
+  if (unauthenticatedOffLoopback && offLoopback) options.logger.warn(`ADS on ${address} is plaintext with no authentication: any client that reaches it can claim any proxy and read its config and secrets`);
   let debug: { address: string; close(): Promise<void> } | undefined;
   try {
     debug = options.debugAddress && options.debugAddress !== "off" ? await serveXdsDebug(options.debugAddress, server) : undefined;

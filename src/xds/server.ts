@@ -131,6 +131,11 @@ export interface ListenOptions {
   tls?: XdsCertificate;
   /** Allow plaintext on an address other than loopback (`--xds-plaintext`). */
   plaintext?: boolean;
+  /**
+   * Allow authentication "none" on an address other than loopback, in plaintext only: a network
+   * the operator trusts entirely (the bench's node; `--xds-plaintext --xds-auth none`).
+   */
+  unauthenticatedOffLoopback?: boolean;
 }
 
 export function isLoopbackHost(host: string): boolean {
@@ -191,8 +196,8 @@ export class XdsServer {
     if (!isLoopbackHost(host) && !options.tls && options.plaintext !== true) {
       throw new Error(`refusing plaintext xDS on ${address}: not a loopback address (serve TLS, or pass --xds-plaintext to accept plaintext)`);
     }
-    if (!isLoopbackHost(host) && this.#authentication === "none") {
-      throw new Error(`refusing xDS without authentication on ${address}: not a loopback address (every client could claim any proxy and get its secrets)`);
+    if (!isLoopbackHost(host) && this.#authentication === "none" && !(options.unauthenticatedOffLoopback === true && options.plaintext === true && !options.tls)) {
+      throw new Error(`refusing xDS without authentication on ${address}: not a loopback address (every client could claim any proxy and get its secrets; only --xds-plaintext with --xds-auth none allows it, on a network you trust entirely)`);
     }
     const server = new grpc.Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024, "grpc.max_send_message_length": -1 });
     const identity = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -90,7 +90,9 @@ describe("gateway modes on the bench's node: agent and ads (files for comparison
       proxyAdminPort: 15000,
       proxyStatusPort: 15021,
       name,
-      extraArgs: ["--gateway-mode", gatewayMode, "--xds-address", `${cluster.nodeIp}:${xdsPort}`, "--xds-plaintext", "--xds-debug-addr", `127.0.0.1:${debugPort}`, "--debounce", "10"],
+      // ads mode's Envoy dials the operator with no token (Envoy reads no gRPC metadata from a
+      // file) and needs its secrets over SDS: plaintext and no authentication, both explicitly.
+      extraArgs: ["--gateway-mode", gatewayMode, "--xds-address", `${cluster.nodeIp}:${xdsPort}`, "--xds-plaintext", "--xds-auth", "none", "--xds-debug-addr", `127.0.0.1:${debugPort}`, "--debounce", "10"],
     });
 
   /** The operator in `next` mode, its bootstrap published, then the Deployment of that mode rolled out. */

@@ -187,7 +187,7 @@ export function registerOperatorCommand(program: Command): void {
     .option(
       "--xds-auth <mode>",
       "how ADS clients authenticate: kubernetes (a ServiceAccount token of audience pilotfish, checked with a TokenReview, entitled by its pod), " +
-        "permissive (the same, but a client without a token is served the config its node names without any secret) or none (every client trusted; loopback addresses only)",
+        "permissive (the same, but a client without a token is served the config its node names without any secret) or none (every client trusted, secrets included; loopback addresses only, unless --xds-plaintext is given too)",
       oneOf(["kubernetes", "permissive", "none"] as const),
       "kubernetes",
     )

@@ -15,6 +15,11 @@ test("plaintext ADS only on loopback unless asked", async () => {
 test("no authentication only on loopback, whatever the transport", async () => {
   const server = new XdsServer({ store: new SnapshotStore(), authentication: "none" });
   await assert.rejects(server.listen("198.19.127.1:15010", { plaintext: true }), /refusing xDS without authentication on 198.19.127.1:15010/);
+  await assert.rejects(
+    server.listen("198.19.127.1:15010", { unauthenticatedOffLoopback: true, tls: { certificatePem: "", privateKeyPem: "" } }),
+    /refusing xDS without authentication/,
+    "only in plaintext, both asked for",
+  );
   await server.close();
 });
 
