@@ -38,7 +38,9 @@ export interface InformerEvents {
 }
 
 const minBackoffMs = 500;
-const maxBackoffMs = 30_000;
+// Capped at 5 s, not client-go's 30 s: after an apiserver outage the informers are back within 5 s of it
+// (the fault test measured up to 36 s with 30 s), at the cost of one list per informer per 5 s while it is down.
+const maxBackoffMs = 5_000;
 
 export class ResilientInformer {
   readonly spec: InformerSpec;
