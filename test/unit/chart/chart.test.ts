@@ -146,7 +146,10 @@ describe("charts/pilotfish and the config/ generated from it", () => {
     assert.equal(find(rendered, "Service", "istio-ingressgateway").spec?.type, "LoadBalancer");
     assert.deepEqual(find(rendered, "Service", "pilotfish").spec?.ports?.map((port) => port.port), [443, 15010]);
     const defaults = objects(helmTemplate());
-    assert.equal(defaults.find((object) => object.kind === "PodDisruptionBudget"), undefined, "no PDB for one replica");
+    assert.equal(find(defaults, "Deployment", "pilotfish").spec?.replicas, 2, "two replicas by default, one leader");
+    find(defaults, "PodDisruptionBudget", "pilotfish");
+    const single = objects(helmTemplate(["--set", "operator.replicas=1"]));
+    assert.equal(single.find((object) => object.kind === "PodDisruptionBudget"), undefined, "no PDB for one replica");
     assert.deepEqual(find(defaults, "Service", "istio-ingressgateway").spec?.ports?.map((port) => [port.port, port.nodePort]), [[15021, undefined], [80, 30000], [443, 30005]]);
   });
 
