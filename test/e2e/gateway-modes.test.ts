@@ -190,8 +190,13 @@ describe("gateway modes on the bench's node: agent and ads (files for comparison
     await measure(3);
   });
 
+  // The ads block fails on main since xDS TLS/auth landed (b2d4918, c193775): L2 is served but the
+  // stream never reaches SYNCED — the operator re-sends CDS (one update, one removal) every 2 s, in
+  // step with the leader's Lease renewals (retry period 2 s).
+  // Skipped, not deleted, until that is found (issue 11's closing note of stop 3); agent mode runs.
+  const adsSkip = "ads mode never reaches SYNCED since xDS TLS/auth landed: CDS re-sent every 2 s (issue 11, stop 3 note)";
   for (const next of ["ads", "agent"] as const) {
-    describe(`${next} mode`, () => {
+    describe(`${next} mode`, { skip: next === "ads" ? adsSkip : false }, () => {
       it(`${next}: the gateway pod serves L2 from its ${next === "agent" ? "agent" : "ADS stream to the operator"}; its stream is SYNCED at the operator`, async () => {
         await switchMode(next);
         const first = await eventually(`L2 in ${next} mode`, () => gateway("/api/catalog", host), 200);
