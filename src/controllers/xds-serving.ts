@@ -8,7 +8,7 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import { KubeRest } from "../sources/kube/rest.js";
 import { caSecretName } from "../webhook/index.js";
-import { issueServing, loadOrCreateCa, renewAt } from "../webhook/certificates.js";
+import { issueServing, keepRenewed, loadOrCreateCa, renewAt } from "../webhook/certificates.js";
 import type { IssuedServing } from "../webhook/certificates.js";
 import { startXds } from "../xds/index.js";
 import type { XdsLogger, XdsServing } from "../xds/index.js";
@@ -71,36 +71,13 @@ export async function startOperatorXds(options: OperatorXdsOptions): Promise<Ope
   }
   const { ca } = loaded;
   const validityMs = options.servingValidityMs ?? 30 * DAY_MS;
-  let serving = await issueServing(ca, options.certHosts, validityMs);
+  const serving = await issueServing(ca, options.certHosts, validityMs);
   const xds = await startXds({ address: options.address, plaintext: false, tls: serving, authentication, anonymous, debugAddress: options.debugAddress, logger });
   logger.info(
     `xDS serving certificate for ${options.certHosts.join(", ")} from the CA in Secret ${options.namespace}/${caSecretName}, renewed at ${renewAt(serving.issuedAt, serving.notAfter).toISOString()}`,
   );
 
-  let closed = false;
-  let renewal: NodeJS.Timeout | undefined;
-  const scheduleRenewal = (): void => {
-    // setTimeout holds at most ~24.8 days; a longer wait is taken in steps.
-    const wait = Math.max(1000, Math.min(renewAt(serving.issuedAt, serving.notAfter).getTime() - Date.now(), 2 ** 31 - 1));
-    renewal = setTimeout(() => void renew(), wait);
-    renewal.unref();
-  };
-  const renew = async (): Promise<void> => {
-    if (closed) return;
-    if (Date.now() >= renewAt(serving.issuedAt, serving.notAfter).getTime()) {
-      try {
-        const next = await issueServing(ca, options.certHosts, validityMs);
-        if (closed) return;
-        xds.server.setCertificate(next);
-        serving = next;
-        logger.info(`xDS serving certificate renewed, valid until ${serving.notAfter.toISOString()}`);
-      } catch (error) {
-        logger.error(`xDS serving certificate renewal failed, retrying: ${(error as Error).message}`);
-      }
-    }
-    if (!closed) scheduleRenewal();
-  };
-  scheduleRenewal();
+  const renewal = keepRenewed({ ca, hosts: options.certHosts, validityMs, initial: serving, apply: (next) => xds.server.setCertificate(next), what: "xDS", logger });
 
   const caRoot = new CaRootPublisher({ rest, kubeConfig: options.kubeConfig, caPem: ca.certificatePem, logger, resyncMs: options.caRootResyncMs });
   caRoot.start();
@@ -108,10 +85,9 @@ export async function startOperatorXds(options: OperatorXdsOptions): Promise<Ope
   return {
     ...xds,
     caPem: ca.certificatePem,
-    serving: () => serving,
+    serving: () => renewal.current(),
     close: async () => {
-      closed = true;
-      if (renewal) clearTimeout(renewal);
+      renewal.stop();
       await caRoot.stop();
       await xds.close();
     },

@@ -76,3 +76,56 @@ export async function issueServing(ca: CertificateAuthority, hosts: readonly str
 export function renewAt(issuedAt: Date, notAfter: Date): Date {
   return new Date(issuedAt.getTime() + ((notAfter.getTime() - issuedAt.getTime()) * 2) / 3);
 }
+
+/** What keepRenewed needs: the CA and names to issue for, and what to do with each new certificate. */
+export interface RenewalOptions {
+  ca: CertificateAuthority;
+  hosts: readonly string[];
+  validityMs: number;
+  /** The certificate in service now. */
+  initial: IssuedServing;
+  /** Puts a new certificate in service (existing connections keep theirs). */
+  apply(next: IssuedServing): void;
+  /** Names the server in the log lines ("webhook", "xDS"). */
+  what: string;
+  logger: { info(message: string): void; error(message: string): void };
+}
+
+/**
+ * Keeps a serving certificate fresh: re-issues it at renewAt and hands it to `apply`; a failed
+ * issue is logged and retried on the next timer. The webhook and the xDS server share this loop.
+ */
+export function keepRenewed(options: RenewalOptions): { current(): IssuedServing; stop(): void } {
+  let serving = options.initial;
+  let closed = false;
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = (): void => {
+    // setTimeout holds at most ~24.8 days; a longer wait is taken in steps.
+    const wait = Math.max(1000, Math.min(renewAt(serving.issuedAt, serving.notAfter).getTime() - Date.now(), 2 ** 31 - 1));
+    timer = setTimeout(() => void renew(), wait);
+    timer.unref();
+  };
+  const renew = async (): Promise<void> => {
+    if (closed) return;
+    if (Date.now() >= renewAt(serving.issuedAt, serving.notAfter).getTime()) {
+      try {
+        const next = await issueServing(options.ca, options.hosts, options.validityMs);
+        if (closed) return;
+        options.apply(next);
+        serving = next;
+        options.logger.info(`${options.what} serving certificate renewed, valid until ${serving.notAfter.toISOString()}`);
+      } catch (error) {
+        options.logger.error(`${options.what} serving certificate renewal failed, retrying: ${(error as Error).message}`);
+      }
+    }
+    if (!closed) schedule();
+  };
+  schedule();
+  return {
+    current: () => serving,
+    stop: () => {
+      closed = true;
+      if (timer) clearTimeout(timer);
+    },
+  };
+}

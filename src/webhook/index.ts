@@ -10,7 +10,7 @@ import type { Logger } from "../controllers/log.js";
 import { parseAddress } from "../controllers/http-server.js";
 import { KubeRest } from "../sources/kube/rest.js";
 import { CaBundlePatcher } from "./ca-bundle.js";
-import { issueServing, loadOrCreateCa, renewAt } from "./certificates.js";
+import { issueServing, keepRenewed, loadOrCreateCa, renewAt } from "./certificates.js";
 import type { InjectionSettings } from "./inject/inject.js";
 import { WebhookServer } from "./server.js";
 
@@ -67,7 +67,7 @@ export async function startWebhook(options: WebhookOptions): Promise<RunningWebh
   }
   const { ca, created } = loaded;
   logger.info(`webhook CA ${created ? "created in" : "read from"} Secret ${options.namespace}/${caSecretName}`);
-  let serving = await issueServing(ca, options.certHosts, validityMs);
+  const serving = await issueServing(ca, options.certHosts, validityMs);
   const reviewSeconds = options.registry
     ? new Histogram({
         name: "pilotfish_webhook_review_duration_seconds",
@@ -87,28 +87,7 @@ export async function startWebhook(options: WebhookOptions): Promise<RunningWebh
   });
   logger.info(`serving /inject and /validate on https://${server.address} (TLS >= 1.2; certificate for ${options.certHosts.join(", ")}, renewed at ${renewAt(serving.issuedAt, serving.notAfter).toISOString()})`);
 
-  let renewal: NodeJS.Timeout | undefined;
-  let closed = false;
-  const scheduleRenewal = (): void => {
-    // setTimeout holds at most ~24.8 days; a longer wait is taken in steps.
-    const wait = Math.max(1000, Math.min(renewAt(serving.issuedAt, serving.notAfter).getTime() - Date.now(), 2 ** 31 - 1));
-    renewal = setTimeout(() => void renew(), wait);
-    renewal.unref();
-  };
-  const renew = async (): Promise<void> => {
-    if (closed) return;
-    if (Date.now() >= renewAt(serving.issuedAt, serving.notAfter).getTime()) {
-      try {
-        serving = await issueServing(ca, options.certHosts, validityMs);
-        server.setCertificate(serving);
-        logger.info(`webhook serving certificate renewed, valid until ${serving.notAfter.toISOString()}`);
-      } catch (error) {
-        logger.error(`webhook serving certificate renewal failed, retrying: ${(error as Error).message}`);
-      }
-    }
-    if (!closed) scheduleRenewal();
-  };
-  scheduleRenewal();
+  const renewal = keepRenewed({ ca, hosts: options.certHosts, validityMs, initial: serving, apply: (next) => server.setCertificate(next), what: "webhook", logger });
 
   const patcher = new CaBundlePatcher({
     rest,
@@ -125,8 +104,7 @@ export async function startWebhook(options: WebhookOptions): Promise<RunningWebh
   return {
     address: server.address,
     close: async () => {
-      closed = true;
-      if (renewal) clearTimeout(renewal);
+      renewal.stop();
       patcher.stop();
       if (reviewSeconds) options.registry?.removeSingleMetric("pilotfish_webhook_review_duration_seconds");
       await server.close();
