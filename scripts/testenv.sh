@@ -15,8 +15,9 @@ ENVOY_VERSION=1.40.0
 CONTAINERD_VERSION=v2.4.2
 HADOLINT_VERSION=2.15.1
 # Debian packages the node needs (installed with apt-get when missing); busybox-static is the
-# shell of the proxy-init image, openssl makes the node's PKI.
-NODE_PACKAGES=(runc containernetworking-plugins iptables conntrack busybox-static openssl)
+# shell of the proxy-init image, openssl makes the node's PKI, zsh runs `pilotfish completion zsh`'s
+# test (test/unit/cli/completion.test.ts).
+NODE_PACKAGES=(runc containernetworking-plugins iptables conntrack busybox-static openssl zsh)
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 bench=${PILOTFISH_BENCH_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pilotfish-bench}

@@ -5,13 +5,13 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildProgram } from "../../../src/cli/program.js";
 import { bashCompletion } from "../../../src/cli/completion.js";
-import { repoRoot } from "../../support/paths.js";
+import { runCli } from "../../support/cli.js";
 
 /** COMPREPLY for the words typed so far (the last one is being completed), from a real bash. */
 function complete(script: string, words: string[]): string[] {
@@ -58,10 +58,7 @@ describe("pilotfish completion", () => {
   });
 
   test("as a process: bash and zsh scripts, an unknown shell exits 1", async () => {
-    const run = (shell: string) =>
-      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-        execFile(process.execPath, ["--import", "tsx", "src/cli/main.ts", "completion", shell], { cwd: repoRoot }, (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr })),
-      );
+    const run = (shell: string) => runCli(["completion", shell]);
     const bash = await run("bash");
     assert.equal(bash.code, 0, bash.stderr);
     assert.equal(bash.stdout, script);
