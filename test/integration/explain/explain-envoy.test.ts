@@ -4,18 +4,22 @@
  * configuration), the verdict explain computes from the compiled resources — and from the live
  * proxy's /config_dump — equals what a real Envoy running that compiled config does with the
  * request: which upstream (cluster) answered, or the 404 / redirect and Location / direct
- * response / 503, or a refused connection or handshake.
+ * response / 503, or a refused connection or handshake. Besides HTTP: raw TCP through a
+ * tcp_proxy (L8: the echo server's greeting names who answered, and the bytes come back), TLS
+ * passthrough by SNI (L9: the upstream terminates TLS itself) and mutual TLS (L5: with and
+ * without a client certificate).
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
+import net from "node:net";
 import { join } from "node:path";
 import { dump } from "js-yaml";
 import { explainRequest } from "../../../src/explain/trace.js";
 import type { ExplainContext, ExplainRequest, Explanation } from "../../../src/explain/trace.js";
 import { resourcesFromConfigDump } from "../../../src/explain/config-dump.js";
-import { startHttpbin } from "../../support/upstreams/index.js";
-import type { Httpbin } from "../../support/upstreams/index.js";
+import { startHttpbin, startTcpEcho, startTlsServer } from "../../support/upstreams/index.js";
+import type { Httpbin, TcpEcho, TlsServer } from "../../support/upstreams/index.js";
 import { httpRequest, waitFor } from "../../support/net.js";
 import { printEnvoyLogOnFailure } from "../../support/envoy.js";
 import { labsDir } from "../../support/labs.js";
@@ -26,10 +30,11 @@ import { generatedMaterial, labMaterial, secretManifest } from "../compile/tls-f
 import type { TlsMaterial } from "../compile/tls-fixtures.js";
 
 /** What happened to a request, in the terms both Envoy's answer and explain's verdict reduce to. */
-type Outcome = { kind: "refused" } | { kind: "http"; status: number; location?: string; upstreams: string[] };
+type Outcome = { kind: "refused" } | { kind: "http"; status: number; location?: string; upstreams: string[] } | { kind: "tcp"; upstreams: string[] };
 
 function describeOutcome(outcome: Outcome): string {
   if (outcome.kind === "refused") return "connection or handshake refused";
+  if (outcome.kind === "tcp") return `bytes echoed by ${outcome.upstreams.join(" | ") || "nobody"}`;
   return `${outcome.status}${outcome.location ? ` → ${outcome.location}` : ""}${outcome.upstreams.length > 0 ? ` from ${outcome.upstreams.join(" | ")}` : ""}`;
 }
 
@@ -38,7 +43,10 @@ function serviceOfCluster(cluster: string): string {
   return (cluster.split("|")[3] ?? cluster).split(".")[0] ?? cluster;
 }
 
-function expectedOutcome(explanation: Explanation): Outcome {
+function expectedOutcome(explanation: Explanation, request: GeneratedRequest): Outcome {
+  if (explanation.verdict === "tcp_proxy" && request.transport === "tcp") {
+    return { kind: "tcp", upstreams: (explanation.clusters ?? []).filter((c) => c.weight > 0).map((c) => serviceOfCluster(c.name)).sort() };
+  }
   switch (explanation.verdict) {
     case "no_listener":
     case "tls_handshake_refused":
@@ -57,7 +65,11 @@ function expectedOutcome(explanation: Explanation): Outcome {
 }
 
 function matches(expected: Outcome, actual: Outcome): boolean {
-  if (expected.kind === "refused" || actual.kind === "refused") return expected.kind === actual.kind;
+  if (expected.kind !== "http" || actual.kind !== "http") {
+    if (expected.kind !== actual.kind) return false;
+    if (expected.kind !== "tcp" || actual.kind !== "tcp") return true;
+    return actual.upstreams.length === 1 && expected.upstreams.includes(actual.upstreams[0] ?? "");
+  }
   if (expected.status !== actual.status) return false;
   if ((expected.location ?? "") !== (actual.location ?? "")) return false;
   if (expected.upstreams.length === 0) return actual.upstreams.length === 0;
@@ -67,9 +79,44 @@ function matches(expected: Outcome, actual: Outcome): boolean {
 interface GeneratedRequest extends ExplainRequest {
   port: number;
   scheme: "http" | "https";
+  /** "tcp": raw bytes instead of an HTTP request (explain sees a plaintext connection). */
+  transport?: "tcp";
 }
 
-async function send(gateway: CompiledGateway, request: GeneratedRequest): Promise<Outcome> {
+const echoProbe = "pilotfish explain probe\n";
+
+/**
+ * A raw TCP connection: the echo server greets with its name ("Welcome, you are connected to
+ * node NAME."), then sends back what it receives. Refused: the connection is refused, or closed
+ * before the probe came back.
+ */
+function sendTcp(port: number): Promise<Outcome> {
+  return new Promise((resolve) => {
+    let received = "";
+    let settled = false;
+    const socket = net.connect({ host: "127.0.0.1", port });
+    const finish = (outcome: Outcome): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(outcome);
+    };
+    const timer = setTimeout(() => finish({ kind: "refused" }), 5_000);
+    socket.setEncoding("utf8");
+    socket.on("connect", () => socket.write(echoProbe));
+    socket.on("data", (chunk: string) => {
+      received += chunk;
+      const greeting = /connected to node ([^.\r\n]+)\./.exec(received);
+      if (greeting && received.includes(echoProbe)) finish({ kind: "tcp", upstreams: [greeting[1] ?? ""] });
+    });
+    socket.on("error", () => finish({ kind: "refused" }));
+    socket.on("close", () => finish({ kind: "refused" }));
+  });
+}
+
+async function send(gateway: CompiledGateway, request: GeneratedRequest, clientCertificate?: { certPem: string; keyPem: string }): Promise<Outcome> {
+  if (request.transport === "tcp") return sendTcp(gateway.port(request.port));
   const headers: Record<string, string> = { host: request.host };
   for (const [name, value] of request.headers ?? []) headers[name] = value;
   try {
@@ -79,6 +126,7 @@ async function send(gateway: CompiledGateway, request: GeneratedRequest): Promis
       headers,
       insecure: true,
       ...(request.scheme === "https" ? { servername: request.sni ?? request.host } : {}),
+      ...(request.clientCertificate && clientCertificate ? { cert: clientCertificate.certPem, key: clientCertificate.keyPem } : {}),
       timeoutMs: 5_000,
     });
     const upstream = response.headers["x-upstream"];
@@ -96,7 +144,9 @@ function cross(hosts: string[], targets: Array<Pick<GeneratedRequest, "port" | "
 
 function describeRequest(request: GeneratedRequest): string {
   const headers = (request.headers ?? []).map(([n, v]) => ` -H ${n}:${v}`).join("");
-  return `${request.method ?? "GET"} ${request.scheme}://${request.host}:${request.port}${request.path ?? "/"}${request.sni ? ` (SNI ${request.sni})` : ""}${headers}`;
+  if (request.transport === "tcp") return `TCP to port ${request.port}`;
+  const client = request.clientCertificate ? " (client certificate)" : "";
+  return `${request.method ?? "GET"} ${request.scheme}://${request.host}:${request.port}${request.path ?? "/"}${request.sni ? ` (SNI ${request.sni})` : ""}${client}${headers}`;
 }
 
 const namespace = "istioinaction";
@@ -107,6 +157,7 @@ const tlsTo80 = { port: 80, scheme: "https" } as const;
 
 describe("explain's verdict equals what real Envoy does", () => {
   const upstreams = new Map<string, Httpbin>();
+  const otherUpstreams: Array<TcpEcho | TlsServer> = [];
   let material: TlsMaterial;
   let gateway: CompiledGateway | undefined;
   let compared = 0;
@@ -121,11 +172,12 @@ describe("explain's verdict equals what real Envoy does", () => {
   after(async () => {
     await gateway?.stop();
     for (const upstream of upstreams.values()) await upstream.close();
+    for (const upstream of otherUpstreams) await upstream.close();
     // The issue's bar: at least 30 generated requests compared against Envoy.
     assert.ok(compared >= 30, `only ${compared} requests compared`);
     const kinds = [...seen.keys()].sort();
     console.log(`explain vs Envoy: ${compared} requests, verdicts ${kinds.map((k) => `${k}: ${seen.get(k)}`).join(", ")}`);
-    for (const verdict of ["route", "route 503", "redirect 301", "redirect 302", "direct_response 200", "direct_response 418", "not_found 404", "tls_handshake_refused"]) {
+    for (const verdict of ["route", "route 503", "redirect 301", "redirect 302", "direct_response 200", "direct_response 418", "not_found 404", "tls_handshake_refused", "tcp_proxy", "no_listener"]) {
       assert.ok(seen.has(verdict), `no request had the verdict ${verdict} (seen: ${kinds.join(", ")})`);
     }
   });
@@ -152,8 +204,8 @@ describe("explain's verdict equals what real Envoy does", () => {
     for (const request of requests) {
       const explanation = explainRequest(compiled, request, context);
       const fromLive = explainRequest(live.resources, request, context);
-      const expected = expectedOutcome(explanation);
-      const actual = await send(gw, request);
+      const expected = expectedOutcome(explanation, request);
+      const actual = await send(gw, request, material.webappClient);
       compared += 1;
       const key = `${explanation.verdict}${explanation.status !== undefined ? ` ${explanation.status}` : ""}`;
       seen.set(key, (seen.get(key) ?? 0) + 1);
@@ -267,5 +319,52 @@ describe("explain's verdict equals what real Envoy does", () => {
     const paths = ["/", "/exact", "/exact/more", "/items/42", "/ITEMS/42", "/items", "/old/a?q=1", "/moved?x=y", "/hello", "/teapot/1", "/down", "/api/x", "/v2/x", "/?debug=1", "/ci/7", "/CI/7", "/CASE/x"];
     const variants: Array<Partial<GeneratedRequest>> = [{}, { headers: [["x-version", "beta"]] }, { headers: [["x-version", "beta"], ["x-block", "yes-please"]] }, { method: "POST" }];
     await check("matching", manifests, [80], cross(hosts, [http80], paths, variants));
+  });
+
+  test("labs ch4: mutual TLS (L5): refused without a client certificate, served with one", async () => {
+    const manifests = [
+      material.manifest("gw-mtls"),
+      material.manifest("coolstore-vs"),
+      service("webapp"),
+      secretManifest("istio-system", "webapp-credential-mtls", { "tls.crt": material.webapp.certPem, "tls.key": material.webapp.keyPem, "ca.crt": material.webapp.caChainPem }),
+    ];
+    const hosts = ["webapp.istioinaction.io", "catalog.istioinaction.io"];
+    const requests = [
+      ...cross(hosts, [https443], ["/", "/api/catalog"], [{}, { clientCertificate: true }]),
+      ...cross(hosts, [http80, plainTo443], ["/"]),
+    ];
+    await check("l5", manifests, [80, 443], requests);
+  });
+
+  test("labs ch4: TCP through a tcp_proxy (L8), and a port no server listens on", async () => {
+    const echo = await startTcpEcho({ name: "tcp-echo-service" });
+    otherUpstreams.push(echo);
+    const manifests = [material.manifest("gateway-tcp"), material.manifest("echo-vs"), serviceManifest("tcp-echo-service", namespace, 2701, [echo])];
+    const tcp = (port: number): GeneratedRequest => ({ host: "tcp-echo.istioinaction.io", port, scheme: "http", transport: "tcp" });
+    // 80 is a port of the gateway Service with no Gateway server: no listener, the connection is refused.
+    const requests = [tcp(31400), tcp(31400), tcp(80), ...cross(["tcp-echo.istioinaction.io", "webapp.istioinaction.io"], [http80], ["/"])];
+    await check("l8", manifests, [31400, 80], requests);
+  });
+
+  test("labs ch4: TLS passthrough by SNI (L9): the upstream terminates TLS; an unknown SNI or plaintext is refused", async () => {
+    const sni1 = await startTlsServer({ name: "simple-tls-service-1", cert: material.sni1.certPem, key: material.sni1.keyPem });
+    const sni2 = await startTlsServer({ name: "simple-tls-service-2", cert: material.sni2.certPem, key: material.sni2.keyPem });
+    otherUpstreams.push(sni1, sni2);
+    const manifests = [
+      material.manifest("sni-gateway-both"),
+      material.manifest("sni-vs-1"),
+      material.manifest("sni-vs-2"),
+      serviceManifest("simple-tls-service-1", namespace, 80, [sni1]),
+      serviceManifest("simple-tls-service-2", namespace, 80, [sni2]),
+    ];
+    const tls31400 = { port: 31400, scheme: "https" } as const;
+    const hosts = ["simple-sni-1.istioinaction.io", "simple-sni-2.istioinaction.io", "unknown.istioinaction.io"];
+    const requests: GeneratedRequest[] = [
+      ...cross(hosts, [tls31400, { port: 31400, scheme: "http" }], ["/", "/x"]),
+      // The Host header does not choose: the SNI does.
+      { host: "simple-sni-1.istioinaction.io", path: "/", ...tls31400, sni: "simple-sni-2.istioinaction.io" },
+      { host: "simple-sni-1.istioinaction.io", port: 31400, scheme: "http", transport: "tcp" },
+    ];
+    await check("l9", manifests, [31400], requests);
   });
 });
