@@ -248,6 +248,17 @@ export function supportKey(path: string): string {
 
 /** The entry for a path: its own, else a `notCompiled` ancestor's. */
 export function supportFor(kind: Kind, path: string): FieldSupport | undefined {
+  // Paths are schema paths (a bounded set), looked up for every node of every resource: memoised.
+  const memo = supportMemo[kind];
+  if (memo.has(path)) return memo.get(path);
+  const found = lookUpSupport(kind, path);
+  memo.set(path, found);
+  return found;
+}
+
+const supportMemo: Record<Kind, Map<string, FieldSupport | undefined>> = { Gateway: new Map(), VirtualService: new Map(), DestinationRule: new Map() };
+
+function lookUpSupport(kind: Kind, path: string): FieldSupport | undefined {
   const table = fieldSupport[kind];
   let key = supportKey(path);
   const own = table[key];
@@ -261,10 +272,24 @@ export function supportFor(kind: Kind, path: string): FieldSupport | undefined {
   }
 }
 
+/** Per kind, every schema path that is a map (`…{}`), i.e. each key cut after each of its `{}`. */
+const mapPaths: Record<Kind, ReadonlySet<string>> = {
+  Gateway: mapPathsOf("Gateway"),
+  VirtualService: mapPathsOf("VirtualService"),
+  DestinationRule: mapPathsOf("DestinationRule"),
+};
+
+function mapPathsOf(kind: Kind): Set<string> {
+  const out = new Set<string>();
+  for (const key of Object.keys(fieldSupport[kind])) {
+    for (let at = key.indexOf("{}"); at >= 0; at = key.indexOf("{}", at + 2)) out.add(key.slice(0, at + 2));
+  }
+  return out;
+}
+
 /** A map (`{}`) in the schema: its keys are data, not field names. */
 function isMap(kind: Kind, path: string): boolean {
-  const prefix = `${supportKey(path)}{}`;
-  return Object.keys(fieldSupport[kind]).some((key) => key === prefix || key.startsWith(`${prefix}.`));
+  return mapPaths[kind].has(`${supportKey(path)}{}`);
 }
 
 /**
@@ -272,6 +297,21 @@ function isMap(kind: Kind, path: string): boolean {
  * path, with the first place it is set), so nothing is ignored silently.
  */
 export function notCompiledDiagnostics(kind: Kind, resource: { metadata: { name: string; namespace?: string }; spec?: unknown }, namespace: string): Diagnostic[] {
+  // Every compile walks every resource; a resource object is never mutated (the informers
+  // replace it on change), so its diagnostics are kept while it lives (per kind and namespace).
+  const memoKey = `${kind}\u0000${namespace}`;
+  let byKey = walkedResources.get(resource);
+  const cached = byKey?.get(memoKey);
+  if (cached) return [...cached];
+  const diagnostics = walkNotCompiled(kind, resource, namespace);
+  if (!byKey) walkedResources.set(resource, (byKey = new Map()));
+  byKey.set(memoKey, diagnostics);
+  return [...diagnostics];
+}
+
+const walkedResources = new WeakMap<object, Map<string, readonly Diagnostic[]>>();
+
+function walkNotCompiled(kind: Kind, resource: { metadata: { name: string; namespace?: string }; spec?: unknown }, namespace: string): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
   const seen = new Set<string>();
   const walk = (value: unknown, path: string, field: string): void => {

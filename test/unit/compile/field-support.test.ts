@@ -84,6 +84,18 @@ test("a field the compiler does not compile gives a warning naming it, once per 
   );
 });
 
+test("a resource's diagnostics are kept per object (the informers replace, never mutate, a resource): same answer, and a caller's edits do not leak", () => {
+  const resource = { metadata: { name: "vs", namespace: "shop" }, spec: { hosts: ["a"], http: [{ delegate: { name: "d" } }], tcp: [{ match: [{ sourceLabels: { app: "x" } }] }] } };
+  const first = notCompiledDiagnostics("VirtualService", resource, "shop");
+  assert.ok(first.length > 0);
+  first.pop();
+  const second = notCompiledDiagnostics("VirtualService", resource, "shop");
+  assert.equal(second.length, first.length + 1);
+  assert.deepEqual(second, notCompiledDiagnostics("VirtualService", structuredClone(resource), "shop"));
+  // Another namespace (the default one) is another answer, not the cached one.
+  assert.ok(notCompiledDiagnostics("VirtualService", resource, "default").every((d) => d.namespace === "default"));
+});
+
 test("compileGateway reports not-compiled fields of its Gateways, bound VirtualServices and routed DestinationRules", () => {
   const manifests = `
 apiVersion: networking.istio.io/v1
