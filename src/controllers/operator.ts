@@ -379,7 +379,10 @@ export class Operator {
       diagnostics: result.diagnostics,
       clusterHosts: clusterHosts(result.resources.clusters.map((cluster) => cluster.name)),
     };
-    this.#metrics.compileSeconds.observe({ proxy: key }, (performance.now() - compileStarted) / 1000);
+    const compileMs = performance.now() - compileStarted;
+    this.#metrics.compileSeconds.observe({ proxy: key }, compileMs / 1000);
+    // Where an apply's latency goes (bench/ads-apply.ts reads this line): snapshot + compile.
+    log.debug(`compiled in ${compileMs.toFixed(1)} ms`, { compileMs });
     this.#logDiagnostics(key, result.diagnostics, log);
     this.#options.onCompiled?.(key, result.resources);
     if (!this.#mayWrite()) {
