@@ -4,7 +4,8 @@
  *   npx tsx bench/ads.ts encode          # JSON → protobuf of the 1,000-VirtualService config
  *   npx tsx bench/ads.ts                 # everything, SotW and Delta
  *   npx tsx bench/ads.ts all 50          # 50 route changes instead of 200
- *   npx tsx bench/ads.ts fanout 100      # 100 ADS clients of our own (auto-ACK) on one proxy
+ *   npx tsx bench/ads.ts fanout 100      # 100 ADS clients of our own (auto-ACK, own process) on one proxy
+ *   npx tsx bench/ads.ts sotw 20 10000   # 10,000 VirtualServices, SotW only, 20 changes
  *
  * - encode: compile 1,000 VirtualServices (× 5 routes, as bench/compile.ts) and encode every
  *   resource to protobuf (src/xds/codec.ts); median of 5 runs, bytes.
@@ -15,11 +16,14 @@
  *   answers; p50/p95/p99 of setSnapshot → first good answer (includes encode + push + Envoy's
  *   RDS update + the poll interval of 1 ms).
  * - fan-out: N scripted SotW clients (grpc-js, ACK everything; correctness is proven with Envoy
- *   in test/integration/xds) subscribed to one proxy's 1,000-VirtualService config; one route
- *   change; time until all N have ACKed it; server heap per connection.
+ *   in test/integration/xds) in their own process (bench/ads-load-client.ts), subscribed to one
+ *   proxy's 1,000-VirtualService config; one route change; time until all N have ACKed it; the
+ *   server's CPU for it and its memory per connection.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import * as grpc from "@grpc/grpc-js";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
 import { compileGateway } from "../src/compile/compile.js";
 import { envoyJson } from "../src/envoy/cluster.js";
 import type { EnvoyResources } from "../src/envoy/resources.js";
@@ -35,6 +39,7 @@ import { SnapshotStore } from "../src/xds/store.js";
 import { startEnvoy } from "../test/support/envoy.js";
 import type { Envoy } from "../test/support/envoy.js";
 import { freePort, httpRequest } from "../test/support/net.js";
+import { spawnManaged, stopManaged } from "../test/support/processes.js";
 
 export const benchNamespace = "bench";
 
@@ -147,14 +152,14 @@ interface AdsFigures {
   ackMs: number[];
 }
 
-async function measureAds(apiType: "GRPC" | "DELTA_GRPC", changes: number): Promise<AdsFigures> {
+async function measureAds(apiType: "GRPC" | "DELTA_GRPC", changes: number, size: number): Promise<AdsFigures> {
   const httpPort = await freePort();
   const proxy: GatewayProxy = { name: "istio-ingressgateway", namespace: "istio-system", labels: { istio: "ingressgateway" }, servicePorts: [{ port: 80, targetPort: httpPort }] };
   const store = new SnapshotStore();
   const server = new XdsServer({ store, authentication: "none" });
   const bound = await server.listen("127.0.0.1:0");
   const xdsPort = Number(bound.slice(bound.lastIndexOf(":") + 1));
-  store.setSnapshot(proxyKey, loopback(compileBench(1000, proxy)));
+  store.setSnapshot(proxyKey, loopback(compileBench(size, proxy)));
   let envoy: Envoy | undefined;
   try {
     const spawned = performance.now();
@@ -176,7 +181,7 @@ async function measureAds(apiType: "GRPC" | "DELTA_GRPC", changes: number): Prom
     const extra: VirtualService[] = [];
     for (let i = 0; i < changes; i++) {
       extra.push(directResponseVs(i));
-      const resources = loopback(compileBench(1000, proxy, extra));
+      const resources = loopback(compileBench(size, proxy, extra));
       const hostHeader = `new-${i}.bench.example.com`;
       let acked: number | undefined;
       const onAck = (event: { type: string }): void => {
@@ -211,99 +216,92 @@ async function measureAds(apiType: "GRPC" | "DELTA_GRPC", changes: number): Prom
   }
 }
 
-/** A minimal SotW client that ACKs every response: subscribes to everything the proxy has. */
-function loadClient(client: grpc.Client, store: SnapshotStore, id: number): { close(): void } {
-  const request = store.codec.type("envoy.service.discovery.v3.DiscoveryRequest");
-  const response = store.codec.type("envoy.service.discovery.v3.DiscoveryResponse");
-  const call = client.makeBidiStreamRequest(
-    "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources",
-    (bytes: Uint8Array) => Buffer.from(bytes),
-    (bytes: Buffer) => bytes,
-  );
-  const snapshot = store.getSnapshot(proxyKey)!;
-  const names = (type: "RDS" | "EDS"): string[] => [...snapshot.types[type].keys()];
-  const send = (message: Record<string, unknown>): void => void call.write(request.encode(request.fromObject(message)).finish());
-  const node = { id: `router~127.0.0.1~istio-ingressgateway-bench-${id}.istio-system~istio-system.svc.cluster.local`, metadata: {} };
-  call.on("data", (bytes: Buffer) => {
-    const decoded = response.decode(bytes) as unknown as { version_info: string; nonce: string; type_url: string };
-    const type = decoded.type_url;
-    const resourceNames = type.endsWith("RouteConfiguration") ? names("RDS") : type.endsWith("ClusterLoadAssignment") ? names("EDS") : [];
-    send({ type_url: type, version_info: decoded.version_info, response_nonce: decoded.nonce, resource_names: resourceNames });
-  });
-  call.on("error", () => undefined);
-  send({ node, type_url: "type.googleapis.com/envoy.config.cluster.v3.Cluster" });
-  send({ type_url: "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment", resource_names: names("EDS") });
-  send({ type_url: "type.googleapis.com/envoy.config.listener.v3.Listener" });
-  send({ type_url: "type.googleapis.com/envoy.config.route.v3.RouteConfiguration", resource_names: names("RDS") });
-  return { close: () => call.end() };
+/** The server process's resident memory (VmRSS), MiB. */
+function rssMiB(): number {
+  const status = readFileSync("/proc/self/status", "utf8");
+  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN) / 1024;
 }
 
-async function measureFanout(clients: number): Promise<void> {
+/**
+ * N scripted clients (bench/ads-load-client.ts, its own process) on one proxy's config of `size`
+ * VirtualServices; time until all have the full config, then one route change → all ACKed; the
+ * server's heap and RSS per connection and its CPU for the change.
+ */
+async function measureFanout(clients: number, size: number): Promise<void> {
   const proxy: GatewayProxy = { name: "istio-ingressgateway", namespace: "istio-system", labels: { istio: "ingressgateway" }, servicePorts: [{ port: 80, targetPort: 8080 }] };
   const store = new SnapshotStore();
   const server = new XdsServer({ store, authentication: "none", pushLogSize: 100 });
   const bound = await server.listen("127.0.0.1:0");
-  store.setSnapshot(proxyKey, compileBench(1000, proxy));
-  const next = compileBench(1000, proxy, [directResponseVs(0)]);
+  store.setSnapshot(proxyKey, compileBench(size, proxy));
+  const next = compileBench(size, proxy, [directResponseVs(0)]);
+  const snapshot = store.getSnapshot(proxyKey)!;
+  const dir = mkdtempSync(join(tmpdir(), "pilotfish-bench-fanout-"));
+  const namesFile = join(dir, "names.json");
+  writeFileSync(namesFile, JSON.stringify({ RDS: [...snapshot.types.RDS.keys()], EDS: [...snapshot.types.EDS.keys()] }));
   global.gc?.();
   const heapBefore = process.memoryUsage().heapUsed;
-  const grpcClients: grpc.Client[] = [];
-  const streams: Array<{ close(): void }> = [];
+  const rssBefore = rssMiB();
   const synced = (): number => server.syncStatus().proxies.filter((p) => p.proxy === proxyKey && ["CDS", "EDS", "LDS", "RDS"].every((t) => p.types[t]?.status === "SYNCED")).length;
+  const load = spawnManaged(process.execPath, ["--import", "tsx", join(import.meta.dirname, "ads-load-client.ts"), bound, String(clients), namesFile], { name: "ads-load-client", cwd: join(import.meta.dirname, "..") });
   try {
     const connectStarted = performance.now();
-    for (let i = 0; i < clients; i++) {
-      // One HTTP/2 connection per client, as separate Envoys would have.
-      const client = new grpc.Client(bound, grpc.credentials.createInsecure(), { "grpc.max_receive_message_length": -1, "grpc.use_local_subchannel_pool": 1 });
-      grpcClients.push(client);
-      streams.push(loadClient(client, store, i));
-    }
-    await until(() => synced() === clients, 300_000, 10, `${clients} clients synced`);
+    await until(() => synced() === clients || load.exitStatus !== undefined, 600_000, 10, `${clients} clients synced`);
+    if (load.exitStatus) throw new Error(`the load client exited: ${load.output.text()}`);
     const connectMs = performance.now() - connectStarted;
     global.gc?.();
     const heapPerConnection = (process.memoryUsage().heapUsed - heapBefore) / clients;
+    const rssPerConnection = (rssMiB() - rssBefore) / clients;
+    const cpuBefore = process.cpuUsage();
     const t0 = performance.now();
     store.setSnapshot(proxyKey, next);
     const setMs = performance.now() - t0;
-    await until(() => synced() === clients, 300_000, 2, `${clients} clients ACKed the change`);
+    await until(() => synced() === clients, 600_000, 2, `${clients} clients ACKed the change`);
     const allAckedMs = performance.now() - t0;
-    console.log(`| fan-out: ${clients} scripted clients, full 1,000-VS config to all, connect → all ACKed | ${connectMs.toFixed(0)} ms |`);
-    console.log(`| fan-out: one route change → all ${clients} ACKed (setSnapshot ${setMs.toFixed(0)} ms of it) | ${allAckedMs.toFixed(0)} ms |`);
-    console.log(`| fan-out: server heap per connection (after the full push; shared resource bytes) | ${(heapPerConnection / 1024).toFixed(0)} KiB |`);
+    const cpu = process.cpuUsage(cpuBefore);
+    const rdsBytes = [...store.getSnapshot(proxyKey)!.types.RDS.values()].reduce((sum, resource) => sum + resource.bytes.length, 0);
+    console.log(`| fan-out: ${clients} clients (own process), ${size} VirtualServices, connect → all have the full config ACKed | ${connectMs.toFixed(0)} ms |`);
+    console.log(`| fan-out: one route change → all ${clients} ACKed (setSnapshot ${setMs.toFixed(0)} ms of it; RDS ${(rdsBytes / 1024).toFixed(0)} KiB to each) | ${allAckedMs.toFixed(0)} ms |`);
+    console.log(`| fan-out: server CPU for that change (user + system) | ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms |`);
+    console.log(`| fan-out: server memory per connected proxy, heap / RSS (after the full push; resource bytes shared) | ${(heapPerConnection / 1024).toFixed(0)} KiB / ${(rssPerConnection * 1024).toFixed(0)} KiB |`);
   } finally {
-    for (const stream of streams) stream.close();
-    for (const client of grpcClients) client.close();
+    await stopManaged(load);
     await server.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
 async function main(): Promise<void> {
   const mode = process.argv[2] ?? "all";
   const changes = Number(process.argv[3] ?? 200);
+  const size = Number(process.argv[4] ?? 1000);
   const proxy: GatewayProxy = { name: "istio-ingressgateway", namespace: "istio-system", labels: { istio: "ingressgateway" }, servicePorts: [{ port: 80, targetPort: 8080 }] };
-  const resources = compileBench(1000, proxy);
-  const encode = measureEncode(resources);
+  console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
   console.log("| measure | value |\n|---|---|");
-  console.log(`| encode 1,000 VirtualServices (${encode.resources} resources) JSON → protobuf, median of 5 | ${encode.ms.toFixed(1)} ms |`);
-  console.log(`| protobuf bytes / JSON bytes | ${(encode.bytes / 1024).toFixed(0)} KiB / ${(encode.jsonBytes / 1024).toFixed(0)} KiB |`);
-  if (mode === "encode") return;
   if (mode === "fanout") {
-    await measureFanout(Number(process.argv[3] ?? 100));
+    await measureFanout(Number(process.argv[3] ?? 100), size);
+    console.log(`load average at end: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
     return;
   }
-  for (const apiType of ["GRPC", "DELTA_GRPC"] as const) {
-    const figures = await measureAds(apiType, changes);
-    console.log(`| ${figures.api}: fresh Envoy, 1,000 VirtualServices, spawn → every type ACKed | ${figures.spawnToSyncedMs.toFixed(0)} ms |`);
+  const resources = compileBench(size, proxy);
+  const encode = measureEncode(resources);
+  console.log(`| encode ${size} VirtualServices (${encode.resources} resources) JSON → protobuf, median of 5 | ${encode.ms.toFixed(1)} ms |`);
+  console.log(`| protobuf bytes / JSON bytes | ${(encode.bytes / 1024).toFixed(0)} KiB / ${(encode.jsonBytes / 1024).toFixed(0)} KiB |`);
+  if (mode === "encode") return;
+  const apis = mode === "sotw" ? (["GRPC"] as const) : mode === "delta" ? (["DELTA_GRPC"] as const) : (["GRPC", "DELTA_GRPC"] as const);
+  for (const apiType of apis) {
+    const figures = await measureAds(apiType, changes, size);
+    console.log(`| ${figures.api}: fresh Envoy, ${size} VirtualServices, spawn → every type ACKed | ${figures.spawnToSyncedMs.toFixed(0)} ms |`);
     console.log(`| ${figures.api}: first push → last ACK | ${figures.firstPushToLastAckMs.toFixed(0)} ms |`);
     const l = figures.latencies;
     console.log(
-      `| ${figures.api}: setSnapshot → new directResponse route served (${l.length} changes, 1,000 VS loaded) p50 / p95 / p99 | ` +
+      `| ${figures.api}: setSnapshot → new directResponse route served (${l.length} changes, ${size} VS loaded) p50 / p95 / p99 | ` +
         `${percentile(l, 50).toFixed(1)} / ${percentile(l, 95).toFixed(1)} / ${percentile(l, 99).toFixed(1)} ms |`,
     );
     const p3 = (values: number[]): string => [50, 95, 99].map((p) => percentile(values, p).toFixed(1)).join(" / ");
     console.log(`| ${figures.api}: of which setSnapshot (hash + encode the changed pieces + push), p50 / p95 / p99 | ${p3(figures.setSnapshotMs)} ms |`);
     console.log(`| ${figures.api}: setSnapshot → RDS ACKed by Envoy, p50 / p95 / p99 | ${p3(figures.ackMs)} ms |`);
   }
+  console.log(`load average at end: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();
