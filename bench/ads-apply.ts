@@ -199,6 +199,8 @@ async function stopWorld(world: World): Promise<void> {
 
 interface Sample {
   total: number;
+  /** The operator and Envoy only: the watch event → served. */
+  fromInformer: number;
   informer: number;
   debounce: number;
   compile: number;
@@ -279,6 +281,7 @@ async function runMode(world: World, mode: Mode, changes: number, offset: number
       const compileStart = compiled ? compiled.at - (compiled.compileMs ?? 0) : NaN;
       samples.push({
         total: served - exited,
+        fromInformer: served - (informer?.at ?? NaN),
         informer: (informer?.at ?? NaN) - exited,
         debounce: compileStart - (informer?.at ?? NaN),
         compile: compiled?.compileMs ?? NaN,
@@ -299,6 +302,7 @@ function report(mode: Mode, size: number, samples: Sample[]): void {
   console.log(`\n${mode} mode, ${size} VirtualServices applied, ${samples.length} changes (load average ${loadavg().map((l) => l.toFixed(2)).join(" ")})\n`);
   console.log("| stage | p50 / p95 / p99 |\n|---|---|");
   console.log(`| **kubectl exit → new host served** | **${p3(column("total"))} ms** |`);
+  console.log(`| informer event → new host served (the operator and Envoy alone) | ${p3(column("fromInformer"))} ms |`);
   console.log(`| kubectl exit → informer event (negative: the watch event came before kubectl's exit) | ${p3(column("informer"))} ms |`);
   console.log(`| informer → compile start (debounce, queue) | ${p3(column("debounce"))} ms |`);
   console.log(`| compile (snapshot + compileGateway) | ${p3(column("compile"))} ms |`);

@@ -10,7 +10,7 @@
  * makes a message the concatenation of its fields in any order. A one-VirtualService change to a
  * 1,000-host route configuration then encodes one virtual host, not 3 MB of JSON.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type protobuf from "protobufjs";
 import { envoyJson } from "../envoy/cluster.js";
 import type { EnvoyJson, EnvoyResources, JsonValue } from "../envoy/resources.js";
@@ -39,7 +39,9 @@ export interface ProxySnapshot {
 export type SnapshotListener = (key: string, snapshot: ProxySnapshot | undefined, changed: ReadonlySet<XdsType>) => void;
 
 export function hashOf(text: string): string {
-  return createHash("sha256").update(text).digest("hex").slice(0, 16);
+  // The one-shot hash: the same digest as createHash().update().digest(), without a Hash object
+  // per call (3,000 pieces per 1,000-VirtualService snapshot: ~3x faster, measured in docs/xds.md).
+  return hash("sha256", text, "hex").slice(0, 16);
 }
 
 /** The version of a set of resources: a hash of their sorted names and versions ("" for none). */
