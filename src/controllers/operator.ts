@@ -51,6 +51,8 @@ export interface OperatorOptions {
   agentSocket?: string;
   /** ads mode: the operator's ADS as pods reach it, host:port. */
   xdsProxyAddress?: string;
+  /** ads mode: ADS is TLS (verified as this name) with token authentication; absent: plaintext. */
+  xdsProxyTls?: { serverName: string };
   maxFileSubscriptions: number;
   debounceMs: number;
   debounceMaxMs: number;
@@ -398,6 +400,7 @@ export class Operator {
       mode: this.#options.gatewayMode,
       agentSocket: this.#options.agentSocket,
       xdsAddress: this.#options.xdsProxyAddress,
+      xdsTls: this.#options.xdsProxyTls,
       configDir: this.#options.proxyConfigDir,
       adminPort: this.#options.proxyAdminPort,
       statusPort: this.#options.proxyStatusPort,

@@ -2,7 +2,8 @@
  * The bootstrap a gateway pod starts from (`envoy.yaml` in the `-lds` ConfigMap), one per gateway
  * mode (ADR 0010): `files`, the file layout's dynamic resources (src/envoy/bootstrap.ts); `agent`,
  * ADS to the pod's agent over a Unix socket in a shared emptyDir; `ads`, ADS straight to the
- * operator. Every mode adds a static readiness listener, so the pod's
+ * operator (TLS and the pod's token by default, see `adsClient`). Every mode adds a static
+ * readiness listener, so the pod's
  * `readinessProbe: httpGet :15021/healthz/ready` (Istio's port and path) is answered by Envoy
  * itself: the route forwards to the admin's `/ready`, which says LIVE (200) once Envoy has
  * initialised its listeners and clusters, and 503 before that or while draining.
@@ -28,6 +29,13 @@ export interface GatewayBootstrapOptions {
   agentSocket?: string;
   /** `ads` mode: the operator's ADS as the pod reaches it, host:port (an IP or a DNS name). */
   xdsAddress?: string;
+  /**
+   * `ads` mode: the operator serves TLS and authenticates proxies (its defaults). Envoy verifies
+   * the server against the CA root the pod mounts (ConfigMap pilotfish-ca-root) as `serverName`
+   * (the name in the operator's serving certificate, pilotfish.<namespace>.svc) and sends the
+   * pod's projected pilotfish token. Absent: plaintext, no token (`--xds-plaintext`).
+   */
+  xdsTls?: { serverName: string };
   /** Where the pod mounts the published objects (the operator's --proxy-config-dir). */
   configDir: string;
   /** Envoy admin, on 127.0.0.1 only (default 15000, Istio's). */
@@ -95,6 +103,61 @@ function hostPort(address: string): { host: string; port: number } {
   return { host: match[1] ?? match[2] ?? "", port };
 }
 
+/**
+ * Where the `ads`-mode gateway pod mounts the operator's CA root (ConfigMap pilotfish-ca-root) and
+ * its projected ServiceAccount token (audience pilotfish): the chart's gateway template and the
+ * injected sidecars (src/webhook/inject/bootstrap.ts) use the same paths.
+ */
+export const gatewayCaRootPath = "/var/run/pilotfish/ca/root-cert.pem";
+export const gatewayTokenPath = "/var/run/secrets/tokens/pilotfish-token";
+
+/**
+ * Envoy's ADS client. `agent` mode and plaintext `ads`: Envoy's own gRPC client on the static
+ * `xds-grpc` cluster. TLS
+ * `ads`: Envoy's Google gRPC client, because only its call credentials read gRPC metadata from a
+ * file (`envoy.grpc_credentials.file_based_metadata`, read again for every new stream): the
+ * kubelet rotates the projected token, and `envoy_grpc` can send inline metadata only — a token
+ * written into the bootstrap would expire with the pod still running. The channel verifies the
+ * server against the mounted CA root under `serverName`, whatever address it dials (an IP on the
+ * bench's node, the Service name in a cluster).
+ */
+function adsClient(options: GatewayBootstrapOptions): { grpcService: EnvoyJson; clusters: EnvoyJson[] } {
+  if (options.mode === "ads" && options.xdsTls) {
+    if (!options.xdsAddress) throw new Error("gateway mode ads needs the operator's ADS address as pods reach it (--xds-proxy-address)");
+    const { host, port } = hostPort(options.xdsAddress);
+    const serverName = options.xdsTls.serverName;
+    return {
+      grpcService: {
+        google_grpc: {
+          target_uri: `${host.includes(":") ? `[${host}]` : host}:${port}`,
+          stat_prefix: xdsClusterName,
+          channel_credentials: { ssl_credentials: { root_certs: { filename: gatewayCaRootPath } } },
+          call_credentials: [
+            {
+              from_plugin: {
+                name: "envoy.grpc_credentials.file_based_metadata",
+                typed_config: {
+                  "@type": "type.googleapis.com/envoy.config.grpc_credential.v3.FileBasedMetadataConfig",
+                  secret_data: { filename: gatewayTokenPath },
+                  header_key: "authorization",
+                  header_prefix: "Bearer ",
+                },
+              },
+            },
+          ],
+          credentials_factory_name: "envoy.grpc_credentials.file_based_metadata",
+          channel_args: { args: { "grpc.ssl_target_name_override": { string_value: serverName }, "grpc.default_authority": { string_value: serverName } } },
+        },
+      },
+      clusters: [],
+    };
+  }
+  return {
+    grpcService: { envoy_grpc: { cluster_name: xdsClusterName } },
+    clusters: [xdsCluster(options)],
+  };
+}
+
 /** The static cluster Envoy's ADS stream uses: HTTP/2 to the agent's socket or to the operator. */
 function xdsCluster(options: GatewayBootstrapOptions): EnvoyJson {
   const http2 = {
@@ -130,6 +193,7 @@ const xdsClusterName = "xds-grpc";
 /** `agent` and `ads` modes: everything over ADS (Delta: a reconnect re-sends nothing Envoy has). */
 function adsGatewayBootstrap(options: GatewayBootstrapOptions): EnvoyJson {
   const ns = options.proxyNamespace;
+  const client = adsClient(options);
   return {
     node: {
       id: `router~0.0.0.0~${options.proxyName}.${ns}~${ns}.svc.cluster.local`,
@@ -143,7 +207,7 @@ function adsGatewayBootstrap(options: GatewayBootstrapOptions): EnvoyJson {
       ads_config: {
         api_type: "DELTA_GRPC",
         transport_api_version: "V3",
-        grpc_services: [{ envoy_grpc: { cluster_name: xdsClusterName } }],
+        grpc_services: [client.grpcService],
         set_node_on_first_message_only: true,
       },
       lds_config: { ads: {}, resource_api_version: "V3" },
@@ -151,7 +215,7 @@ function adsGatewayBootstrap(options: GatewayBootstrapOptions): EnvoyJson {
     },
     static_resources: {
       listeners: [readinessListener(options.statusPort)],
-      clusters: [adminCluster(options.adminPort), xdsCluster(options)],
+      clusters: [adminCluster(options.adminPort), ...client.clusters],
     },
   };
 }

@@ -248,6 +248,7 @@ export function registerOperatorCommand(program: Command): void {
         : undefined;
       metrics.leader.set(elector ? 0 : 1);
       const heartbeat = new EventLoopHeartbeat().start();
+      const xdsCertHosts = options.xdsCertHosts ? options.xdsCertHosts.split(",").map((host) => host.trim()).filter(Boolean) : defaultXdsCertHosts(options.namespace);
       const xds =
         options.xdsAddress === "off"
           ? undefined
@@ -257,7 +258,7 @@ export function registerOperatorCommand(program: Command): void {
               address: options.xdsAddress,
               plaintext: options.xdsPlaintext === true,
               auth: options.xdsAuth,
-              certHosts: options.xdsCertHosts ? options.xdsCertHosts.split(",").map((host) => host.trim()).filter(Boolean) : defaultXdsCertHosts(options.namespace),
+              certHosts: xdsCertHosts,
               debugAddress: options.xdsDebugAddr,
               logger,
             });
@@ -272,6 +273,8 @@ export function registerOperatorCommand(program: Command): void {
         gatewayMode: options.gatewayMode,
         agentSocket: options.agentSocket,
         xdsProxyAddress: proxyXdsAddress,
+        // ads mode's Envoy verifies the operator as the first name of its serving certificate.
+        xdsProxyTls: xds?.caPem !== undefined && xdsCertHosts[0] ? { serverName: xdsCertHosts[0] } : undefined,
         maxFileSubscriptions: options.maxFileSubscriptions,
         debounceMs: options.debounce,
         debounceMaxMs: Math.max(options.debounceMax, options.debounce),
