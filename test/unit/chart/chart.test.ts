@@ -27,6 +27,7 @@ interface PodSpec {
   securityContext?: { runAsNonRoot?: boolean; seccompProfile?: { type: string } };
   containers: Container[];
   affinity?: { podAntiAffinity?: unknown };
+  volumes?: unknown[];
 }
 interface K8sObject {
   apiVersion: string;
@@ -164,10 +165,36 @@ describe("charts/pilotfish and the config/ generated from it", () => {
     assert.equal(sidecar?.image, "pilotfish/operator:0.1.0");
     assert.ok(sidecar?.args?.includes("pilotfish.istio-system.svc:15010"));
     assert.equal(sidecar?.securityContext?.readOnlyRootFilesystem, true);
-    const ads = objects(helmTemplate(["--set", "gateway.mode=ads", "--set", "xds.plaintext=true"]));
-    assert.ok(find(ads, "Deployment", "pilotfish").spec?.template?.spec.containers[0]?.args?.includes("--gateway-mode=ads"));
-    assert.equal((find(ads, "Deployment", "istio-ingressgateway").spec?.template?.spec as { initContainers?: unknown[] }).initContainers, undefined);
-    assert.match(refused("--set", "gateway.mode=agent"), /gateway\.mode=agent needs the operator's ADS.*xds\.plaintext=true/);
+    const ads = objects(helmTemplate(["--set", "gateway.mode=ads"]));
+    const adsOperatorArgs = find(ads, "Deployment", "pilotfish").spec?.template?.spec.containers[0]?.args ?? [];
+    assert.ok(adsOperatorArgs.includes("--gateway-mode=ads"));
+    assert.ok(!adsOperatorArgs.includes("--xds-plaintext"), "ads mode: the operator's ADS is TLS with token authentication");
+    const adsPod = find(ads, "Deployment", "istio-ingressgateway").spec?.template?.spec as PodSpec & { initContainers?: unknown[] };
+    assert.equal(adsPod.initContainers, undefined);
+    // Envoy itself reads the projected token and the CA root (the bootstrap's paths).
+    const mounts = Object.fromEntries((adsPod.containers[0]?.volumeMounts ?? []).map((mount) => [mount.name, mount.mountPath]));
+    assert.equal(mounts["pilotfish-token"], "/var/run/secrets/tokens");
+    assert.equal(mounts["pilotfish-ca"], "/var/run/pilotfish/ca");
+    const volumes = JSON.stringify(adsPod.volumes);
+    assert.match(volumes, /"audience":"pilotfish"/);
+    assert.match(volumes, /"name":"pilotfish-ca-root"/);
+    assert.doesNotMatch(volumes, /"name":"pilotfish-ca-root","optional":true/, "Envoy cannot start without the CA root: the pod waits for it");
+    const plaintextAds = find(objects(helmTemplate(["--set", "gateway.mode=ads", "--set", "xds.plaintext=true"])), "Deployment", "istio-ingressgateway").spec?.template?.spec as PodSpec;
+    assert.ok(!JSON.stringify(plaintextAds.volumes).includes("pilotfish-token"), "plaintext ads: no token");
+    assert.ok(find(objects(helmTemplate()), "Deployment", "pilotfish").spec?.template?.spec.containers[0]?.args?.includes("--gateway-mode=files"));
+  });
+
+  it("a gateway mode switch changes the gateway's pod template (Envoy reads its bootstrap only at start: the pods must be replaced)", () => {
+    const template = (...values: string[]): string =>
+      JSON.stringify(find(objects(helmTemplate(values)), "Deployment", "istio-ingressgateway").spec?.template);
+    const variants = new Map([
+      ["files", template()],
+      ["agent", template("--set", "gateway.mode=agent", "--set", "xds.plaintext=true")],
+      ["ads", template("--set", "gateway.mode=ads")],
+      ["ads plaintext", template("--set", "gateway.mode=ads", "--set", "xds.plaintext=true")],
+    ]);
+    for (const [a, left] of variants) for (const [b, right] of variants) if (a < b && !(a.startsWith("ads") && b.startsWith("ads"))) assert.notEqual(left, right, `${a} and ${b} pod templates`);
+    assert.match(variants.get("ads plaintext") ?? "", /"pilotfish.io\/gateway-mode":"ads"/);
     assert.ok(find(objects(helmTemplate()), "Deployment", "pilotfish").spec?.template?.spec.containers[0]?.args?.includes("--gateway-mode=files"));
   });
 
