@@ -2,7 +2,10 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-NODE_TEST := node --import tsx --test --test-reporter=spec
+# spec for the tests, then (test/support/durations-reporter.mjs) the slowest files of the phase.
+NODE_TEST := PILOTFISH_DURATIONS_TOP=$${PILOTFISH_DURATIONS_TOP:-15} node --import tsx --test \
+  --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=./test/support/durations-reporter.mjs --test-reporter-destination=stdout
 UNIT_TESTS = $(shell find test/unit -name '*.test.ts' | sort)
 INTEGRATION_TESTS = $(shell find test/integration -name '*.test.ts' | sort)
 E2E_TESTS = $(shell find test/e2e -name '*.test.ts' | sort)
