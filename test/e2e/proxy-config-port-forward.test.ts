@@ -10,12 +10,13 @@ import { dump } from "js-yaml";
 import { startCluster, printClusterStateOnFailure } from "../support/cluster.js";
 import type { Cluster } from "../support/cluster.js";
 import { repoRoot } from "../support/paths.js";
+import { cliNodeArgs } from "../support/cli.js";
 
 const namespace = "pf-test";
 
 function pilotfish(env: NodeJS.ProcessEnv, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { cwd: repoRoot, env: { ...process.env, ...env } }, (error, stdout, stderr) => {
+    execFile(process.execPath, [...cliNodeArgs(), ...args], { cwd: repoRoot, env: { ...process.env, ...env } }, (error, stdout, stderr) => {
       resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
     });
   });

@@ -20,6 +20,7 @@ import { freePort, waitFor } from "../../support/net.js";
 import { repoRoot } from "../../support/paths.js";
 import { startOperator } from "../operator/support/operator-process.js";
 import type { OperatorProcess } from "../operator/support/operator-process.js";
+import { cliNodeArgs } from "../../support/cli.js";
 
 interface Run {
   code: number;
@@ -29,7 +30,7 @@ interface Run {
 
 function pilotfish(...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", join(repoRoot, "src", "cli", "main.ts"), ...args], { cwd: repoRoot, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [...cliNodeArgs(), ...args], { cwd: repoRoot, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
     });
   });

@@ -17,6 +17,7 @@ import { freePort, httpRequest, waitFor } from "../../support/net.js";
 import { repoRoot } from "../../support/paths.js";
 import { startHttpbin } from "../../support/upstreams/index.js";
 import type { Httpbin } from "../../support/upstreams/index.js";
+import { cliNodeArgs } from "../../support/cli.js";
 
 interface Run {
   code: number;
@@ -26,7 +27,7 @@ interface Run {
 
 function pilotfish(...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", join(repoRoot, "src", "cli", "main.ts"), ...args], { cwd: repoRoot, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [...cliNodeArgs(), ...args], { cwd: repoRoot, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
     });
   });

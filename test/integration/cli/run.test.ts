@@ -18,8 +18,9 @@ import { spawnManaged, stopManaged } from "../../support/processes.js";
 import type { ManagedProcess } from "../../support/processes.js";
 import { startHttpbin, startTcpEcho } from "../../support/upstreams/index.js";
 import type { Httpbin, TcpEcho } from "../../support/upstreams/index.js";
+import { cliNodeArgs } from "../../support/cli.js";
 
-const cli = ["--import", "tsx", join(repoRoot, "src", "cli", "main.ts")];
+const cli = cliNodeArgs();
 
 function portOpen(port: number): Promise<boolean> {
   return new Promise((done) => {

@@ -15,10 +15,11 @@ import { installCrds } from "../../support/crds.js";
 import { startControlPlane } from "../../support/control-plane.js";
 import type { ControlPlane } from "../../support/control-plane.js";
 import { repoRoot } from "../../support/paths.js";
+import { cliNodeArgs } from "../../support/cli.js";
 
 function pilotfish(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { cwd: repoRoot, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [...cliNodeArgs(), ...args], { cwd: repoRoot, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
     });
   });

@@ -23,12 +23,13 @@ import { operatorKubeconfig } from "../operator/support/identity.js";
 import { startOperator } from "../operator/support/operator-process.js";
 import type { OperatorProcess } from "../operator/support/operator-process.js";
 import { startAdsEnvoy } from "../xds/harness.js";
+import { cliNodeArgs } from "../../support/cli.js";
 
 const host = "shop.example";
 
 function pilotfish(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { cwd: repoRoot, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [...cliNodeArgs(), ...args], { cwd: repoRoot, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
     });
   });

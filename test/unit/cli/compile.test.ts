@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { load } from "js-yaml";
 import { repoRoot } from "../../support/paths.js";
 import { labPath, labsSkip } from "../../support/labs.js";
+import { cliNodeArgs } from "../../support/cli.js";
 
 interface Run {
   code: number;
@@ -20,7 +21,7 @@ interface Run {
 
 function pilotfish(...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { cwd: repoRoot, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [...cliNodeArgs(), ...args], { cwd: repoRoot, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
       resolve({ code, stdout, stderr });
     });

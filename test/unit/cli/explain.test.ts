@@ -3,10 +3,11 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { repoRoot } from "../../support/paths.js";
+import { cliNodeArgs } from "../../support/cli.js";
 
 function pilotfish(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { cwd: repoRoot }, (error, stdout, stderr) => {
+    execFile(process.execPath, [...cliNodeArgs(), ...args], { cwd: repoRoot }, (error, stdout, stderr) => {
       resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
     });
   });

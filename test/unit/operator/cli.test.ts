@@ -6,11 +6,11 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { join } from "node:path";
 import { repoRoot } from "../../support/paths.js";
+import { cliNodeArgs } from "../../support/cli.js";
 
 function pilotfish(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, ["--import", "tsx", join(repoRoot, "src", "cli", "main.ts"), ...args], { encoding: "utf8", cwd: repoRoot, env: { ...process.env, KUBECONFIG: "/nonexistent/kubeconfig" }, timeout: 60_000 });
+  const result = spawnSync(process.execPath, [...cliNodeArgs(), ...args], { encoding: "utf8", cwd: repoRoot, env: { ...process.env, KUBECONFIG: "/nonexistent/kubeconfig" }, timeout: 60_000 });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 

@@ -1,13 +1,13 @@
 /**
- * `pilotfish operator` as a child process (`node --import tsx src/cli/main.ts operator`), the way
+ * `pilotfish operator` as a child process (`node <bundle of src/cli/main.ts> operator`, test/support/cli.ts), the way
  * it runs on a host: its own kubeconfig, health/metrics on a free loopback port, JSON logs kept
  * for assertions.
  */
-import { join } from "node:path";
 import { freePort, waitFor } from "../../../support/net.js";
 import { repoRoot } from "../../../support/paths.js";
 import { spawnManaged, stopManaged } from "../../../support/processes.js";
 import type { ExitStatus, ManagedProcess } from "../../../support/processes.js";
+import { cliNodeArgs } from "../../../support/cli.js";
 
 export interface OperatorProcess {
   process: ManagedProcess;
@@ -37,7 +37,7 @@ export interface OperatorProcessOptions {
   name?: string;
   /** Wait for /readyz 200 before returning (default true). */
   waitReady?: boolean;
-  /** The node arguments before `operator` (default: tsx on src/cli/main.ts; the bench passes a built main.js). */
+  /** The node arguments before `operator` (default: test/support/cli.ts cliNodeArgs(); the bench passes a built main.js). */
   entry?: readonly string[];
 }
 
@@ -45,7 +45,7 @@ export async function startOperator(options: OperatorProcessOptions): Promise<Op
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
   const args = [
-    ...(options.entry ?? ["--import", "tsx", join(repoRoot, "src", "cli", "main.ts")]), "operator",
+    ...(options.entry ?? cliNodeArgs()), "operator",
     "--kubeconfig", options.kubeconfig,
     "--health-addr", address,
     "--metrics-addr", address,
