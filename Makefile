@@ -42,8 +42,8 @@ unit: node_modules ## fast unit tests (pure code, golden files)
 integration: node_modules ## tests against a real kube-apiserver + etcd and a real Envoy
 	$(NODE_TEST) --test-concurrency=1 $(INTEGRATION_TESTS)
 
-e2e: node_modules ## tests on the bench's real node (kubelet, containerd, kube-proxy): pods, volumes, webhooks
-	$(NODE_TEST) --test-concurrency=1 $(E2E_TESTS)
+e2e: node_modules ## tests on the bench's real node (kubelet, containerd, kube-proxy): pods, volumes, webhooks; one node for all files (scripts/e2e.ts)
+	node --import tsx scripts/e2e.ts $(E2E_TESTS)
 
 e2e-chart: node_modules ## the labs' scenarios (test/e2e/operator-labs.test.ts) with the operator installed by the chart, as a pod
 	PILOTFISH_E2E_OPERATOR=chart $(NODE_TEST) test/e2e/operator-labs.test.ts

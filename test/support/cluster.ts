@@ -60,8 +60,14 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
   const shared = process.env.PILOTFISH_CLUSTER_DIR;
   if (shared) {
     if (!existsSync(join(shared, "kubeconfig"))) throw new Error(`PILOTFISH_CLUSTER_DIR=${shared} holds no running node (no kubeconfig)`);
+    const ctr = (args: readonly string[]): string =>
+      execFileSync(join(benchDir(), "bin", "ctr"), ["--address", join(shared, "containerd", "containerd.sock"), "--namespace", "k8s.io", ...args], { encoding: "utf8", stdio: "pipe" });
+    // An image the node already holds with the same digest is not imported again: every e2e file
+    // of `make e2e` runs on one node started with all the images (seconds per file saved).
+    const present = ctr(["images", "ls"]);
     for (const image of built) {
-      execFileSync(join(benchDir(), "bin", "ctr"), ["--address", join(shared, "containerd", "containerd.sock"), "--namespace", "k8s.io", "images", "import", image.tarball], { stdio: "pipe" });
+      const held = present.split("\n").some((line) => line.startsWith(`${image.reference} `) && line.includes(image.manifestDigest));
+      if (!held) ctr(["images", "import", image.tarball]);
     }
     return clusterAt(shared, 0, images, async () => undefined);
   }
@@ -193,4 +199,68 @@ export function printClusterStateOnFailure(cluster: () => Cluster | undefined, n
 
 function tailLines(text: string, lines: number): string {
   return text.split("\n").slice(-lines).join("\n");
+}
+
+/**
+ * What a test file can leave on a shared node: namespaces, the cluster-scoped kinds the project's
+ * manifests and tests create (CRDs, RBAC, webhook configurations...) and the main kinds in
+ * `default`. `make e2e` (scripts/e2e.ts) lists them once after the node is up and, after each
+ * file, deletes whatever is new, so the next file finds the node as a fresh one would be.
+ */
+const resettableClusterKinds = [
+  "namespaces",
+  "customresourcedefinitions.apiextensions.k8s.io",
+  "clusterroles.rbac.authorization.k8s.io",
+  "clusterrolebindings.rbac.authorization.k8s.io",
+  "mutatingwebhookconfigurations.admissionregistration.k8s.io",
+  "validatingwebhookconfigurations.admissionregistration.k8s.io",
+  "priorityclasses.scheduling.k8s.io",
+  "ingressclasses.networking.k8s.io",
+  "persistentvolumes",
+  "storageclasses.storage.k8s.io",
+];
+const resettableDefaultNamespaceKinds = ["deployments.apps", "daemonsets.apps", "statefulsets.apps", "jobs.batch", "pods", "services", "configmaps", "secrets", "serviceaccounts"];
+/** Objects the node's own controllers create at any time (never a test's leftover). */
+const systemObject = /\/(system:.*|kube-root-ca\.crt|default)$/;
+const kindSlashName = '{range .items[*]}{.kind}/{.metadata.name} {.metadata.deletionTimestamp}{"\\n"}{end}';
+
+/**
+ * The resettable objects on the node now, as Kind/name (`default:` marks the namespace's), and
+ * whether each is already being deleted (a namespace a file deleted with --wait=false).
+ */
+export async function resettableObjects(cluster: Pick<Cluster, "kubectlOk">): Promise<Map<string, { deleting: boolean }>> {
+  const objects = new Map<string, { deleting: boolean }>();
+  const add = (output: string, prefix = ""): void => {
+    for (const line of output.split("\n")) {
+      const [name, deletionTimestamp] = line.split(" ");
+      if (name && !systemObject.test(name)) objects.set(prefix + name, { deleting: Boolean(deletionTimestamp) });
+    }
+  };
+  add(await cluster.kubectlOk(["get", resettableClusterKinds.join(","), "-o", `jsonpath=${kindSlashName}`]));
+  add(await cluster.kubectlOk(["get", resettableDefaultNamespaceKinds.join(","), "-o", `jsonpath=${kindSlashName}`], { namespace: "default" }), "default:");
+  return objects;
+}
+
+/**
+ * Deletes every resettable object that is not in `baseline` (resettableObjects on the fresh node)
+ * and waits until it is gone (a namespace being terminated cannot be created again, and its
+ * Services still hold their NodePorts). Returns the objects that were left, not already being
+ * deleted: what the file should have deleted itself.
+ */
+export async function resetCluster(cluster: Pick<Cluster, "kubectlOk">, baseline: ReadonlyMap<string, unknown>, timeoutSeconds = 180): Promise<string[]> {
+  const current = [...(await resettableObjects(cluster)).entries()].filter(([name]) => !baseline.has(name));
+  const names = current.map(([name]) => name);
+  const ofKind = (pattern: RegExp): string[] => names.filter((name) => pattern.test(name));
+  const remove = async (targets: string[], namespace?: string): Promise<void> => {
+    if (targets.length === 0) return;
+    await cluster.kubectlOk(["delete", ...targets, "--ignore-not-found", `--timeout=${timeoutSeconds}s`], namespace ? { namespace } : {});
+  };
+  // Webhook configurations first: one pointing at an operator that has exited would refuse the
+  // deletions below (failurePolicy Fail).
+  const webhooks = /^(Mutating|Validating)WebhookConfiguration\//;
+  await remove(ofKind(webhooks));
+  await remove(ofKind(/^default:/).map((name) => name.slice("default:".length)), "default");
+  await remove(ofKind(/^Namespace\//));
+  await remove(names.filter((name) => !name.startsWith("default:") && !name.startsWith("Namespace/") && !webhooks.test(name)));
+  return current.filter(([, state]) => !state.deleting).map(([name]) => name).sort();
 }
