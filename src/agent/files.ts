@@ -7,11 +7,14 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
 import { load } from "js-yaml";
 import { kubeletDataLink, layoutFileNames, mapObjects } from "../envoy/layout.js";
 import type { EnvoyJson, EnvoyResource, EnvoyResources } from "../envoy/resources.js";
 import { byName, emptyResources } from "../envoy/resources.js";
 import { adsConfigSource, typeUrl } from "../envoy/types.js";
+import { consistencyProblems } from "../publish/consistency.js";
+import { fileOfKey, isCompressedKey } from "../publish/plan.js";
 
 /** File name prefix → where its resources go. `envoy.yaml` (the bootstrap) and others are ignored. */
 function groupOf(file: string): keyof EnvoyResources | undefined {
@@ -63,19 +66,40 @@ export function resourcesFromFiles(files: ReadonlyMap<string, string>): EnvoyRes
     list.forEach((value, index) => resources[group].push(resourceOf(file, value, index)));
   }
   for (const group of Object.keys(resources) as Array<keyof EnvoyResources>) resources[group].sort(byName);
+  // The objects of a version reach the folder one by one (kubelet syncs each from its own watch):
+  // a mix in which a listener or cluster names a missing resource is not a config to serve.
+  const problems = consistencyProblems(resources);
+  if (problems.length > 0) throw new Error(`inconsistent (a publish in progress?): ${problems.join("; ")}`);
   return resources;
 }
 
 /**
  * Reads the mounted folder: through kubelet's `..data` link when there is one (every file of one
  * version appears in the same rename), else the folder itself (a plain directory, e.g. in tests).
+ * Compact files (ADR 0016: `<file>.gz`, or its parts `<file>.gz.000`, `.001`…, possibly from
+ * several shard objects) are joined and decompressed; a file present both ways (a group switching
+ * form mid-publish) is read from its compressed form.
  */
 export function readConfigDir(dir: string): Map<string, string> {
   const dataDir = existsSync(join(dir, kubeletDataLink)) ? join(dir, kubeletDataLink) : dir;
-  const files = new Map<string, string>();
+  const plain = new Map<string, string>();
+  const compressed = new Map<string, string[]>();
   for (const entry of readdirSync(dataDir, { withFileTypes: true })) {
-    if (entry.name.startsWith(".") || !groupOf(entry.name)) continue;
-    files.set(entry.name, readFileSync(join(dataDir, entry.name), "utf8"));
+    if (entry.name.startsWith(".")) continue;
+    const file = fileOfKey(entry.name);
+    if (!groupOf(file)) continue;
+    if (isCompressedKey(entry.name)) compressed.set(file, [...(compressed.get(file) ?? []), entry.name]);
+    else plain.set(file, readFileSync(join(dataDir, entry.name), "utf8"));
+  }
+  const files = new Map(plain);
+  for (const [file, keys] of compressed) {
+    // `.gz` alone, or `.gz.000`, `.gz.001`…: in name order is in byte order.
+    const bytes = Buffer.concat(keys.sort().map((key) => readFileSync(join(dataDir, key))));
+    try {
+      files.set(file, gunzipSync(bytes).toString("utf8"));
+    } catch (error) {
+      throw new Error(`${keys.join(", ")}: not gzip (${error instanceof Error ? error.message : String(error)}); a part missing?`);
+    }
   }
   return files;
 }

@@ -19,7 +19,7 @@ import { buildSnapshot } from "../model/snapshot.js";
 import type { Snapshot } from "../model/snapshot.js";
 import { gatewayBootstrapYaml } from "../publish/bootstrap.js";
 import type { GatewayMode } from "../publish/bootstrap.js";
-import { maxObjectDataBytes, planPublish } from "../publish/plan.js";
+import { maxObjectDataBytes, maxShardsPerGroup, planPublish } from "../publish/plan.js";
 import { Publisher } from "../publish/publisher.js";
 import { KubeRest, NotLeaderError } from "../sources/kube/rest.js";
 import { KubeSource, describeError } from "../sources/kube/source.js";
@@ -367,7 +367,9 @@ export class Operator {
       this.#outcomes.delete(key);
       this.#firstRound?.delete(key);
       this.#metrics.fileSubscriptions.remove({ proxy: key });
-      for (const object of ["lds", "rds", "cds", "eds", "sds"]) this.#metrics.objectBytes.remove({ proxy: key, object });
+      for (const group of ["lds", "rds", "cds", "eds", "sds"]) {
+        for (let shard = 0; shard < maxShardsPerGroup; shard++) this.#metrics.objectBytes.remove({ proxy: key, object: shard === 0 ? group : `${group}-${shard}` });
+      }
       this.#options.onCompiled?.(key, undefined);
       log.info("gateway proxy gone; its published objects are garbage-collected with the Deployment", { proxy: key });
       return;
@@ -412,10 +414,13 @@ export class Operator {
       bootstrapYaml,
       // Only files mode's Envoy watches files (one inotify instance each); over ADS there is no budget.
       maxFileSubscriptions: (this.#options.gatewayMode ?? "files") === "files" ? this.#options.maxFileSubscriptions : Number.MAX_SAFE_INTEGER,
+      // In files mode Envoy reads the files (plain, one object per group); otherwise only the agent
+      // does, so large groups may be compressed and sharded (ADR 0016).
+      reader: (this.#options.gatewayMode ?? "files") === "files" ? "envoy" : "agent",
     });
     this.#metrics.fileSubscriptions.set({ proxy: key }, planned.ok ? planned.plan.fileSubscriptions : planned.fileSubscriptions);
     const sizes = planned.ok ? planned.plan.objects : planned.reason === "TooLarge" ? planned.objects : [];
-    for (const { group, bytes } of sizes) this.#metrics.objectBytes.set({ proxy: key, object: group }, bytes);
+    for (const { group, shard, bytes } of sizes) this.#metrics.objectBytes.set({ proxy: key, object: shard === 0 ? group : `${group}-${shard}` }, bytes);
     if (!planned.ok) {
       this.#outcomes.set(key, { ...outcome, refusal: `${planned.reason}: ${planned.message}` });
       await this.#refuse(key, deployment, planned.reason, planned.message, log);
