@@ -8,7 +8,7 @@ import https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { readAdmissionBody, review as validateReview } from "../api/admission.js";
-import { injectReview } from "./inject/review.js";
+import { answerText, injectReview } from "./inject/review.js";
 import type { InjectionSettings } from "./inject/inject.js";
 
 export interface ServingCertificate {
@@ -105,11 +105,11 @@ export class WebhookServer {
   #handle(request: IncomingMessage, response: ServerResponse): void {
     const path = (request.url ?? "/").split("?")[0] ?? "/";
     let started: bigint | undefined;
-    const send = (code: number, body: unknown): void => {
-      const text = typeof body === "string" ? body : JSON.stringify(body);
+    const send = (code: number, body: unknown, json = typeof body !== "string"): void => {
+      const payload = Buffer.from(typeof body === "string" ? body : JSON.stringify(body));
       if (started !== undefined) this.#options.onAnswered?.(path, code, Number(process.hrtime.bigint() - started) / 1e9);
-      response.writeHead(code, { "content-type": typeof body === "string" ? "text/plain" : "application/json", "content-length": Buffer.byteLength(text) });
-      response.end(text);
+      response.writeHead(code, { "content-type": json ? "application/json" : "text/plain", "content-length": payload.length });
+      response.end(payload);
     };
     if (path === "/healthz" && request.method === "GET") return send(200, "ok\n");
     if (path !== "/inject" && path !== "/validate") return send(404, "not found\n");
@@ -126,7 +126,7 @@ export class WebhookServer {
         if (path === "/inject") {
           const outcome = injectReview(body, this.#options.injection);
           this.#options.onReview?.(path, outcome.summary);
-          return send(200, outcome.review);
+          return send(200, answerText(outcome.review), true);
         }
         const answer = validate(body) as { response?: { allowed?: boolean; status?: { message?: string } } };
         this.#options.onReview?.(path, answer.response?.allowed === false ? `denied: ${answer.response.status?.message ?? ""}` : "allowed");

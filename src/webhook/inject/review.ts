@@ -2,7 +2,7 @@
  * /inject: an admission.k8s.io/v1 AdmissionReview for a pod CREATE in, the review with the
  * injection's JSON Patch out. Pure (the HTTP part is src/webhook/server.ts).
  */
-import { injectPod, injectionDecision } from "./inject.js";
+import { injectionDecision, injectionPatchText } from "./inject.js";
 import type { InjectionSettings, JsonObject } from "./inject.js";
 
 export interface InjectResponse {
@@ -46,14 +46,25 @@ export function injectReview(input: unknown, settings: InjectionSettings): Injec
   const decision = injectionDecision(pod);
   if (!decision.inject) return { review: reply({ allowed: true }), summary: `${who}: not injected (${decision.reason})` };
   try {
-    const { patch } = injectPod(pod, namespace, settings);
-    if (patch.length === 0) return { review: reply({ allowed: true }), summary: `${who}: already injected, unchanged` };
+    const { text, operations } = injectionPatchText(pod, namespace, settings);
+    if (operations === 0) return { review: reply({ allowed: true }), summary: `${who}: already injected, unchanged` };
     return {
-      review: reply({ allowed: true, patchType: "JSONPatch", patch: Buffer.from(JSON.stringify(patch)).toString("base64") }),
-      summary: `${who}: injected (${patch.length} patch operations)`,
+      review: reply({ allowed: true, patchType: "JSONPatch", patch: Buffer.from(text).toString("base64") }),
+      summary: `${who}: injected (${operations} patch operations)`,
     };
   } catch (error) {
     const message = `sidecar injection failed: ${(error as Error).message}`;
     return { review: reply({ allowed: false, status: { code: 400, reason: "BadRequest", message } }), summary: `${who}: refused: ${message}` };
   }
+}
+
+/**
+ * `JSON.stringify(review)`, the same text, without scanning the patch: base64 needs no escaping,
+ * and at ~15 kB it is most of the answer.
+ */
+export function answerText(review: InjectResponse): string {
+  const { patch, ...rest } = review.response;
+  if (patch === undefined) return JSON.stringify(review);
+  const head = JSON.stringify({ apiVersion: review.apiVersion, kind: review.kind, response: rest });
+  return `${head.slice(0, -2)},"patch":"${patch}"}}`;
 }

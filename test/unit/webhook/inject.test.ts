@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import jsonpatch from "fast-json-patch";
 import type { Operation } from "fast-json-patch";
-import { defaultInjectionSettings, injectPod, injectionDecision } from "../../../src/webhook/inject/inject.js";
+import { defaultInjectionSettings, injectPod, injectionDecision, injectionPatchText } from "../../../src/webhook/inject/inject.js";
 import type { JsonObject } from "../../../src/webhook/inject/inject.js";
-import { injectReview } from "../../../src/webhook/inject/review.js";
+import { answerText, injectReview } from "../../../src/webhook/inject/review.js";
 
 /** A pod as the apiserver sends it for a Deployment's ReplicaSet (defaulted, no name yet). */
 function deploymentPod(extra: { labels?: Record<string, string>; annotations?: Record<string, string>; spec?: JsonObject } = {}): JsonObject {
@@ -174,6 +174,47 @@ describe("injectPod", () => {
     }
   });
 
+  it("writes /inject's patch text from the serialized rendering: the same text as the patch's JSON, for every shape of pod and settings", () => {
+    const shapes: JsonObject[] = [
+      deploymentPod(),
+      deploymentPod({ labels: { "security.istio.io/tlsMode": "istio", "a/b~c": "x", "service.istio.io/canonical-revision": "v9" }, annotations: { "prometheus.io/scrape": "false" } }),
+      deploymentPod({ labels: { version: "v2", "app.kubernetes.io/name": "shop" }, annotations: { "kubectl.kubernetes.io/default-container": "x", note: "ünïcode ✓ \"quoted\" \u2028" } }),
+      deploymentPod({ spec: { initContainers: [], volumes: [] } }),
+      deploymentPod({ spec: { initContainers: [{ name: "one", image: "x" }, { name: "two", image: "y" }], volumes: [{ name: "v", emptyDir: {} }] } }),
+      deploymentPod({ spec: { containers: [{ name: "a", image: "a", ports: [{ containerPort: 1, name: "p" }] }, { name: "b", image: "b", ports: [{ containerPort: 2 }] }] } }),
+      deploymentPod({ spec: { containers: [] } }),
+      deploymentPod({ annotations: { "sidecar.istio.io/proxyCPU": "100m", "traffic.sidecar.istio.io/excludeInboundPorts": "9000" } }),
+      deploymentPod({ annotations: { "sidecar.istio.io/proxyCPU": "200m", "traffic.sidecar.istio.io/excludeOutboundPorts": "5432" } }),
+      { apiVersion: "v1", kind: "Pod", metadata: { name: "bare" }, spec: { containers: [{ name: "c", image: "i" }] } },
+      { apiVersion: "v1", kind: "Pod", metadata: { name: "no-containers" }, spec: {} },
+      { apiVersion: "v1", kind: "Pod", spec: { containers: [{ name: "c", image: "i" }] } },
+    ];
+    const settingsList = [
+      defaultInjectionSettings,
+      { ...defaultInjectionSettings, discovery: { host: "198.19.127.1", port: 15010 } },
+      { ...defaultInjectionSettings, revision: "canary", discovery: { host: "198.19.127.1", port: 15010, secure: { serverName: "pilotfish.istio-system.svc" } } },
+    ];
+    for (const settings of settingsList) {
+      for (const shape of shapes) {
+        for (let round = 0; round < 2; round++) {
+          // Twice: the first call renders, the second is served from what was rendered.
+          const { pod: injected, patch } = injectPod(shape, "shop", settings);
+          const { text, operations } = injectionPatchText(shape, "shop", settings);
+          assert.equal(text, JSON.stringify(patch), JSON.stringify(shape));
+          assert.equal(operations, patch.length);
+          assert.deepEqual(applied(shape, JSON.parse(text) as Operation[]), injected);
+        }
+        const injected = injectPod(shape, "shop", settings).pod;
+        assert.deepEqual(injectionPatchText(injected, "shop", settings), { text: "[]", operations: 0 }, "an injected pod: nothing to do");
+      }
+    }
+  });
+
+  it("refuses an invalid override every time (a refusal is never cached as a rendering)", () => {
+    const bad = deploymentPod({ annotations: { "sidecar.istio.io/proxyMemory": "lots" } });
+    for (let round = 0; round < 2; round++) assert.throws(() => injectionPatchText(bad, "shop", defaultInjectionSettings), /proxyMemory: "lots" is not a Kubernetes quantity/);
+  });
+
   it("with discovery settings, istio-proxy's bootstrap takes its config over ADS from there (and is the same string for every pod)", () => {
     const settings = { ...defaultInjectionSettings, discovery: { host: "198.19.127.1", port: 15010 } };
     const first = containers(injectPod(deploymentPod(), "default", settings).pod, "containers")[1];
@@ -233,6 +274,15 @@ describe("injectReview (/inject)", () => {
     const injected = injectPod(deploymentPod(), "default", defaultInjectionSettings).pod;
     assert.deepEqual(injectReview(review(injected), defaultInjectionSettings).review.response, { uid: "u-1", allowed: true });
     assert.deepEqual(injectReview(review(deploymentPod(), "UPDATE"), defaultInjectionSettings).review.response, { uid: "u-1", allowed: true });
+  });
+
+  it("serializes its answer as JSON.stringify would, without scanning the patch", () => {
+    const answers = [
+      injectReview(review(deploymentPod()), defaultInjectionSettings).review,
+      injectReview(review(deploymentPod({ annotations: { "sidecar.istio.io/inject": "false" } })), defaultInjectionSettings).review,
+      injectReview(review(deploymentPod({ annotations: { "sidecar.istio.io/proxyCPU": "x" } })), defaultInjectionSettings).review,
+    ];
+    for (const answer of answers) assert.equal(answerText(answer), JSON.stringify(answer));
   });
 
   it("refuses a pod whose override annotation is invalid, saying which", () => {
