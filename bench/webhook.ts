@@ -3,7 +3,7 @@
  *
  *   npx tsx bench/webhook.ts                       # both parts below, 200 in flight, 4,000 reviews
  *   npx tsx bench/webhook.ts cpu [reviews]         # in-process CPU per review only
- *   npx tsx bench/webhook.ts load [--inflight 200] [--reviews 4000] [--workers 1] [--profile]
+ *   npx tsx bench/webhook.ts load [--inflight 1,200] [--reviews 4000] [--workers 1] [--floor] [--tsx] [--built] [--profile]
  *
  * - cpu: what the event loop spends per review besides TLS and HTTP (JSON parse of the
  *   AdmissionReview, the injection, the answer's JSON), per kind of pod, median of 7 runs.
@@ -21,24 +21,28 @@
  *   review (the server process's user+system time over the run / reviews), the server's own
  *   last-body-byte → answer p50/p99, and the load average.
  *   `--workers N` runs the server as N node:cluster workers sharing the port (docs/adr/0015).
+ *   The server runs from dist/ (built first with tsc, as the operator's image runs it); `--tsx`
+ *   runs it from src/ through tsx instead (whose keep-names wrappers cost a little per call);
+ *   `--built` skips the build (dist/ is current).
  *   `--floor` answers a canned answer of the same size without reviewing: Node's own TLS + HTTP cost.
  *   `--profile` writes the server's .cpuprofile into ./profiles (open in Chrome DevTools).
  */
-import { fork } from "node:child_process";
+import { execFileSync, fork } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import cluster from "node:cluster";
 import https from "node:https";
 import os from "node:os";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import jsonpatch from "fast-json-patch";
 import type { Operation } from "fast-json-patch";
 import { createCa, issueCertificate } from "../src/pki/index.js";
 import { defaultInjectionSettings } from "../src/webhook/inject/inject.js";
 import type { InjectionSettings, JsonObject } from "../src/webhook/inject/inject.js";
 import { injectReview } from "../src/webhook/inject/review.js";
-import { WebhookServer } from "../src/webhook/server.js";
+import type * as ServerModule from "../src/webhook/server.js";
 import type { ServingCertificate } from "../src/webhook/server.js";
-import { createLogger } from "../src/controllers/log.js";
+import type * as LogModule from "../src/controllers/log.js";
 import { freePort } from "../test/support/net.js";
 import { repoRoot } from "../test/support/paths.js";
 
@@ -246,12 +250,17 @@ interface ServerConfig {
   port: number;
   certificate: ServingCertificate;
   workers: number;
+  /** The server from dist/ (tsc, as the operator's image runs it) rather than src/ through tsx. */
+  compiled: boolean;
   /** Not the webhook: an HTTPS server that reads the body and answers a canned answer of the same size (the TLS + HTTP floor). */
   floor: boolean;
 }
 
 /** One webhook server, wired as startWebhook wires it (observer per answer, debug line per review). */
 async function serveOne(config: ServerConfig, report: (message: FromServer) => void): Promise<void> {
+  const base = config.compiled ? pathToFileURL(join(repoRoot, "dist", "src", "/")).href : new URL("../src/", import.meta.url).href;
+  const { WebhookServer } = (await import(new URL("webhook/server.js", base).href)) as typeof ServerModule;
+  const { createLogger } = (await import(new URL("controllers/log.js", base).href)) as typeof LogModule;
   const logger = createLogger("info", "json");
   let seconds: number[] = [];
   let cpuAtStart = process.cpuUsage();
@@ -352,11 +361,12 @@ function check(sample: Sample, uid: string, answer: string): void {
 
 const quantile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
 
-async function load(options: { inflight: number[]; reviews: number; workers: number; profile: boolean; floor: boolean }): Promise<void> {
+async function load(options: { inflight: number[]; reviews: number; workers: number; profile: boolean; floor: boolean; compiled: boolean; built: boolean }): Promise<void> {
+  if (options.compiled && !options.built) execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: repoRoot, stdio: "inherit" });
   const authority = await createCa({ commonName: "webhook bench CA" });
   const serving = await issueCertificate(authority, { commonName: "127.0.0.1", ipAddresses: ["127.0.0.1"], usage: "server" });
   const port = await freePort();
-  const config: ServerConfig = { port, certificate: { certificatePem: serving.fullChainPem, privateKeyPem: serving.privateKeyPem }, workers: options.workers, floor: options.floor };
+  const config: ServerConfig = { port, certificate: { certificatePem: serving.fullChainPem, privateKeyPem: serving.privateKeyPem }, workers: options.workers, floor: options.floor, compiled: options.compiled };
   const execArgv = ["--import", "tsx", ...(options.profile ? ["--cpu-prof", "--cpu-prof-dir=profiles"] : [])];
   const server: ChildProcess = fork(fileURLToPath(import.meta.url), ["serve"], { cwd: repoRoot, execArgv, env: { ...process.env, WEBHOOK_BENCH_CONFIG: JSON.stringify(config) }, stdio: ["ignore", "inherit", "inherit", "ipc"] });
   const next = (): Promise<FromServer> => new Promise((resolve) => server.once("message", (message: FromServer) => resolve(message)));
@@ -413,7 +423,7 @@ async function load(options: { inflight: number[]; reviews: number; workers: num
         `| ${inflight} | ${latencies.length} | ${quantile(latencies, 0.5).toFixed(2)} | ${quantile(latencies, 0.95).toFixed(2)} | ${quantile(latencies, 0.99).toFixed(2)} | ${quantile(latencies, 1).toFixed(2)} | ${(latencies.length / elapsed).toFixed(0)} | ${(stats.cpuMicros / stats.reviews).toFixed(0)} | ${quantile(serverSide, 0.5).toFixed(2)} / ${quantile(serverSide, 0.99).toFixed(2)} | ${clientMicros.toFixed(0)} | ${os.loadavg()[0]?.toFixed(2)} |`,
       );
     }
-    console.log(`\nserver: ${options.floor ? "the TLS + HTTP floor (canned answer, no review)" : "src/webhook/server.ts"}, ${options.workers} process(es)${options.workers > 1 ? " (node:cluster)" : ""}; ${os.cpus().length} cores; node ${process.version}`);
+    console.log(`\nserver: ${options.floor ? "the TLS + HTTP floor (canned answer, no review)" : `src/webhook/server.ts (${options.compiled ? "compiled by tsc into dist/" : "through tsx"})`}, ${options.workers} process(es)${options.workers > 1 ? " (node:cluster)" : ""}; ${os.cpus().length} cores; node ${process.version}`);
   } finally {
     const exited = new Promise((resolve) => server.once("exit", resolve));
     server.kill("SIGINT");
@@ -438,6 +448,8 @@ if (mode === "serve" || cluster.isWorker) {
     workers: Number(flag("workers", "1")),
     profile: rest.includes("--profile"),
     floor: rest.includes("--floor"),
+    compiled: !rest.includes("--tsx"),
+    built: rest.includes("--built"),
   };
   if (mode === "cpu" || mode === "all") cpuTable(Number(rest[0] && mode === "cpu" ? rest[0] : 1000));
   if (mode === "all") console.log("");

@@ -32,7 +32,12 @@ export function createLogger(level: LogLevel, format: LogFormat, stream: NodeJS.
   // One info object per line, never `logger.warn(message, fields)`: winston treats a message with
   // printf tokens (`%s`, `%d`, `%%` — e.g. Envoy's %VARIABLE% syntax quoted in a finding) as a
   // format string and then drops the fields, so the line would lose its proxy/resource keys.
-  const line = (level: LogLevel) => (message: string, fields?: Record<string, unknown>) => logger.log({ ...(fields ?? {}), level, message });
+  // A line below the level is dropped before winston sees it: winston would push it through its
+  // stream pipeline (timestamp format included) only to drop it, ~15 µs per call (a debug line
+  // per AdmissionReview on the webhook's hot path).
+  const line = (level: LogLevel) => (message: string, fields?: Record<string, unknown>) => {
+    if (logger.isLevelEnabled(level)) logger.log({ ...(fields ?? {}), level, message });
+  };
   return { error: line("error"), warn: line("warn"), info: line("info"), debug: line("debug") };
 }
 
