@@ -68,6 +68,7 @@ export const valuesSchema = closed({
     enabled: Type.Boolean({ description: "the istio-ingressgateway Deployment and Service" }),
     name: kubernetesName,
     mode: oneOf(["files", "agent", "ads"], "how the gateway gets its config: files (published objects mounted), agent (the pilotfish agent sidecar), ads (the operator's ADS)"),
+    agentUpstream: Type.String({ description: "agent mode: the operator's ADS as host:port; empty = pilotfish.<namespace>.svc:<xds.port>" }),
     agentResources: object("the pilotfish-agent container's resources (mode agent)"),
     replicas: Type.Integer({ minimum: 0 }),
     logLevel,

@@ -21,7 +21,7 @@ import { labPath, labsSkip } from "../support/labs.js";
 import { httpRequest, waitFor } from "../support/net.js";
 import type { HttpResponse } from "../support/net.js";
 import { repoRoot } from "../support/paths.js";
-import { helmFor } from "./support/helm.js";
+import { benchAgentUpstream, helmFor } from "./support/helm.js";
 import { withTestUpstreamImage } from "./support/lab-workloads.js";
 
 const releaseNs = "istio-system";
@@ -71,6 +71,16 @@ describe("the chart on the bench's node: helm install, upgrade, uninstall and ku
       const holder = result.stdout.trim();
       return result.code === 0 ? pods.find((pod) => holder === pod || holder.startsWith(`${pod}_`)) : undefined;
     }, { timeoutMs: 90_000, what: chartDefaults.operator.leaderElection ? "a Running operator pod holding Lease pilotfish" : "one Running operator pod" });
+  /** Every gateway pod's agent says it serves from the operator (TLS, its token), not from the files. */
+  const agentServingUpstream = (): Promise<void> =>
+    waitFor(async () => {
+      const pods = (await kubectl(["get", "pods", "-l", "istio=ingressgateway", "--field-selector=status.phase=Running", "-o", "name"], releaseNs)).split("\n").filter(Boolean);
+      for (const pod of pods) {
+        const logs = await cluster.kubectl(["logs", pod, "-c", "pilotfish-agent"], { namespace: releaseNs });
+        if (!/serving upstream/.test(logs.stdout)) return false;
+      }
+      return pods.length > 0;
+    }, { timeoutMs: 90_000, intervalMs: 1000, what: "every gateway pod's agent serving from the operator's ADS" }).then(() => undefined);
   const can = async (args: readonly string[]): Promise<string> => (await cluster.kubectl(["auth", "can-i", ...args, `--as=${serviceAccount}`])).stdout.trim();
 
   before(async () => {
@@ -107,7 +117,7 @@ describe("the chart on the bench's node: helm install, upgrade, uninstall and ku
 
   it("helm install creates every object; the operator pods become Ready and one leads; the gateway boots from what it published", async () => {
     installStarted = Date.now();
-    await helm(["install", "pilotfish", chartDir, "--namespace", releaseNs, "--create-namespace", "--wait", "--timeout", "4m"]);
+    await helm(["install", "pilotfish", chartDir, "--namespace", releaseNs, "--create-namespace", "--wait", "--timeout", "4m", ...benchAgentUpstream]);
     console.log(`# helm install --wait (operator Ready, gateway Ready on its published config): ${Date.now() - installStarted} ms`);
     const manifest = (loadAll(await helm(["get", "manifest", "pilotfish", "--namespace", releaseNs])) as (Manifest | null)[]).filter((object): object is Manifest => object !== null);
     assert.ok(manifest.length >= 15, `${manifest.length} objects`);
@@ -122,6 +132,8 @@ describe("the chart on the bench's node: helm install, upgrade, uninstall and ku
     const image = await kubectl(["get", "pods", "-l", operatorSelector, "-o", "jsonpath={.items[0].spec.containers[0].image}"], releaseNs);
     assert.equal(image, "pilotfish/operator:0.1.0");
     console.log(`# leader: ${await leader()} of ${pods.join(", ")}`);
+    // agent mode (the default): the agent in the gateway pod streams from the operator pod over TLS.
+    await agentServingUpstream();
     // The operator published the gateway's five objects in-cluster (its ServiceAccount's token).
     const published = await kubectl(["get", "configmaps,secrets", "-l", "pilotfish.io/proxy=istio-ingressgateway", "-o", "name"], releaseNs);
     assert.equal(published.split("\n").filter(Boolean).length, 5, published);
@@ -167,26 +179,26 @@ describe("the chart on the bench's node: helm install, upgrade, uninstall and ku
     await eventually("200 through the gateway after the upgrade", 200, /^webapp-/);
   });
 
-  it("helm upgrade to gateway.mode=agent: the gateway pod runs the pilotfish agent beside Envoy and keeps serving; back to files", async () => {
-    const agentMode = ["--set", "gateway.mode=agent", "--set", "xds.plaintext=true"];
-    await helm(["upgrade", "pilotfish", chartDir, "--namespace", releaseNs, "--reuse-values", ...agentMode, "--wait", "--timeout", "4m"]);
+  it("helm upgrade to gateway.mode=files: the gateway pod drops the agent and keeps serving from the mounted files; back to agent", async () => {
+    await helm(["upgrade", "pilotfish", chartDir, "--namespace", releaseNs, "--reuse-values", "--set", "gateway.mode=files", "--wait", "--timeout", "4m"]);
     await rollout("pilotfish", releaseNs);
     await rollout("istio-ingressgateway", releaseNs);
-    // Every gateway pod (old files-mode pods terminate after the rollout) has the agent, ready.
+    // Every gateway pod (old agent-mode pods terminate after the rollout) runs Envoy alone.
     await waitFor(async () => {
-      const pods = await kubectl(["get", "pods", "-l", "istio=ingressgateway", "-o", "jsonpath={range .items[*]}{.spec.initContainers[*].name} {.status.initContainerStatuses[*].ready}{\"\\n\"}{end}"], releaseNs);
+      const pods = await kubectl(["get", "pods", "-l", "istio=ingressgateway", "-o", "jsonpath={range .items[*]}{.spec.initContainers[*].name}|{.status.containerStatuses[*].ready}{\"\\n\"}{end}"], releaseNs);
       const lines = pods.split("\n").filter(Boolean);
-      return lines.length > 0 && lines.every((line) => line === "pilotfish-agent true");
-    }, { timeoutMs: 90_000, what: "the pilotfish-agent sidecar ready in every gateway pod" });
-    await eventually("200 through Envoy fed by the agent", 200, /^webapp-/);
+      return lines.length > 0 && lines.every((line) => line === "|true");
+    }, { timeoutMs: 90_000, what: "every gateway pod without the agent, Envoy ready" });
+    await eventually("200 through Envoy reading the mounted files", 200, /^webapp-/);
     await kubectl(["scale", "deployment/webapp", "--replicas=0"]);
-    await eventually("503 once the webapp has no endpoint (pushed over ADS through the agent)", 503);
+    await eventually("503 once the webapp has no endpoint (the -eds file rewritten)", 503);
     await kubectl(["scale", "deployment/webapp", "--replicas=1"]);
     await rollout("webapp", ns);
     await eventually("200 again", 200, /^webapp-/);
-    await helm(["upgrade", "pilotfish", chartDir, "--namespace", releaseNs, "--reuse-values", "--set", "gateway.mode=files", "--wait", "--timeout", "4m"]);
+    await helm(["upgrade", "pilotfish", chartDir, "--namespace", releaseNs, "--reuse-values", "--set", "gateway.mode=agent", "--wait", "--timeout", "4m"]);
     await rollout("istio-ingressgateway", releaseNs);
-    await eventually("200 back in files mode", 200, /^webapp-/);
+    await agentServingUpstream();
+    await eventually("200 back in agent mode", 200, /^webapp-/);
   });
 
   it("the chart's ServiceAccount may do its job and nothing outside it", async () => {

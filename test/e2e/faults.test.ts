@@ -20,6 +20,7 @@ import type { HttpResponse } from "../support/net.js";
 import { repoRoot } from "../support/paths.js";
 import { operatorKubeconfig } from "../integration/operator/support/identity.js";
 import { startOperator } from "../integration/operator/support/operator-process.js";
+import { filesModeGatewayArgs } from "./support/gateway-manifests.js";
 import type { OperatorProcess } from "../integration/operator/support/operator-process.js";
 
 const gatewayNs = "istio-system";
@@ -61,7 +62,7 @@ describe("faults on the bench's node: the operator gone, the gateway restarted",
     work = mkdtempSync(join(tmpdir(), "pilotfish-e2e-faults-"));
     await installCrds(cluster);
     await cluster.kubectlOk(["apply", "-f", join(repoRoot, "config", "rbac")]);
-    await cluster.kubectlOk(["apply", "-f", join(repoRoot, "config", "gateway")]);
+    await cluster.kubectlOk(["apply", ...filesModeGatewayArgs]);
     operator = await startOperator({
       kubeconfig: await operatorKubeconfig(cluster, work),
       proxyConfigDir: "/etc/pilotfish/proxy",
@@ -73,7 +74,7 @@ describe("faults on the bench's node: the operator gone, the gateway restarted",
   after(async () => {
     await operator?.stop();
     if (cluster) {
-      await cluster.kubectl(["delete", "-f", join(repoRoot, "config", "gateway"), "--wait=false"]);
+      await cluster.kubectl(["delete", ...filesModeGatewayArgs, "--wait=false"]);
       await cluster.stop();
     }
     if (work) rmSync(work, { recursive: true, force: true });

@@ -104,7 +104,7 @@ describe("gateway modes on the bench's node: agent and ads (files for comparison
       const bootstrap = await kubectl(["get", "configmap", `pilotfish-${proxy}-lds`, "-o", "jsonpath={.data.envoy\\.yaml}"], undefined, gatewayNs);
       return bootstrap.includes(marker.replaceAll('"', "")) || bootstrap.includes(marker);
     }, { ...propagation, what: `the ${next} bootstrap published` });
-    const file = next === "files" ? join(repoRoot, "config", "gateway", "deployment.yaml") : join(repoRoot, "config", "gateway", next, "deployment.yaml");
+    const file = next === "agent" ? join(repoRoot, "config", "gateway", "deployment.yaml") : join(repoRoot, "config", "gateway", next, "deployment.yaml");
     // The agent reaches the operator on the node IP (no cluster DNS on the bench).
     const manifest = readFileSync(file, "utf8").replace("pilotfish.istio-system.svc:15010", `${cluster.nodeIp}:${xdsPort}`);
     await kubectl(["apply", "-f", "-"], manifest, gatewayNs);

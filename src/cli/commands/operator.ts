@@ -196,9 +196,9 @@ export function registerOperatorCommand(program: Command): void {
     .option(
       "--gateway-mode <mode>",
       "how gateway pods get their config, i.e. the bootstrap published in -lds (the ConfigMaps are published in every mode): " +
-        "files (Envoy reads the mounted files), agent (Envoy → the pod's pilotfish agent over a Unix socket), ads (Envoy → this operator's ADS)",
+        "agent (Envoy → the pod's pilotfish agent over a Unix socket; the chart's default), files (Envoy reads the mounted files), ads (Envoy → this operator's ADS)",
       oneOf(gatewayModes),
-      "files",
+      "agent",
     )
     .option("--xds-proxy-address <host:port>", "ads mode: the operator's ADS as gateway pods reach it (default: the --xds-address host, or pilotfish.<namespace>.svc:<port> for a wildcard one)")
     .option("--agent-socket <path>", "agent mode: the agent's Unix socket in the pod (an emptyDir both containers mount)", defaultAgentSocket)

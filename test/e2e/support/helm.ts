@@ -23,3 +23,10 @@ export function helmFor(kubeconfigPath: string, home: string): (args: readonly s
     }
   };
 }
+
+/**
+ * helm values for the bench's node, which has no cluster DNS: the gateway's agent reaches the
+ * operator's Service through Kubernetes' service variables (kubelet expands them in args; the
+ * Service exists before the gateway pods). The TLS name checked stays pilotfish.<ns>.svc.
+ */
+export const benchAgentUpstream: readonly string[] = ["--set", "gateway.agentUpstream=$(PILOTFISH_SERVICE_HOST):15010"];

@@ -4,7 +4,9 @@
  * `helm install` (PILOTFISH_E2E_OPERATOR=chart; `make e2e-chart`). The scenarios only see this
  * interface, so one scenario definition runs against both.
  */
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { dump } from "js-yaml";
 import { chartDir } from "../../../scripts/generate-config/render.js";
 import type { Cluster } from "../../support/cluster.js";
 import { installCrds } from "../../support/crds.js";
@@ -13,18 +15,22 @@ import { repoRoot } from "../../support/paths.js";
 import { operatorKubeconfig } from "../../integration/operator/support/identity.js";
 import { startOperator } from "../../integration/operator/support/operator-process.js";
 import type { LogLine, OperatorProcess } from "../../integration/operator/support/operator-process.js";
-import { helmFor } from "./helm.js";
+import { filesModeGatewayArgs } from "./gateway-manifests.js";
+import { benchAgentUpstream, helmFor } from "./helm.js";
 
 export type OperatorPlace = "host" | "chart";
 
+/** chart unless PILOTFISH_E2E_OPERATOR=host: CI replays the labs with the chart installed. */
 export function operatorPlace(): OperatorPlace {
-  const place = process.env.PILOTFISH_E2E_OPERATOR ?? "host";
+  const place = process.env.PILOTFISH_E2E_OPERATOR ?? "chart";
   if (place !== "host" && place !== "chart") throw new Error(`PILOTFISH_E2E_OPERATOR=${place}: expected host or chart`);
   return place;
 }
 
 export interface OperatorUnderTest {
   place: OperatorPlace;
+  /** The validating webhook is installed: invalid Istio resources are refused at apply. */
+  validatesAtApply: boolean;
   /** Its JSON log lines so far (a pod's: every container of the Deployment's pods). */
   logs(): Promise<LogLine[]>;
   /** True while it runs (host: the process has not exited; chart: every replica Ready). */
@@ -62,10 +68,23 @@ export async function installOperator(cluster: Cluster, place: OperatorPlace, op
 
   if (place === "chart") {
     const helm = helmFor(cluster.kubeconfigPath, options.work);
-    // The validating webhook off, as the host runner has it: the scenarios apply an invalid
-    // VirtualService on purpose to see the operator skip it.
-    await helm(["install", "pilotfish", chartDir, "--namespace", gatewayNs, "--create-namespace", "--wait", "--timeout", "4m",
-      "--set", `operator.accessLogFile=${options.accessLogFile}`, "--set", "operator.logLevel=debug", "--set", "webhook.enabled=false"]);
+    // Everything the labs need from the installed system, by values: the webhooks (L11, and
+    // validation refusing invalid resources at apply), ADS for the gateway's agent and the
+    // injected sidecars (L13, L14). Injected bootstraps dial ADS in plaintext without a token
+    // (docs/injection.md): xds.plaintext, and --xds-auth permissive so the gateway's agent, which
+    // sends its token, still gets its secrets. The bench has no cluster DNS: the agent and the
+    // sidecars reach the operator's Service through Kubernetes' service variables.
+    const values = {
+      operator: {
+        accessLogFile: options.accessLogFile,
+        logLevel: "debug",
+        extraArgs: ["--xds-auth=permissive", "--sidecar-discovery-address=$(PILOTFISH_SERVICE_HOST):15010"],
+      },
+      xds: { plaintext: true },
+    };
+    const valuesFile = join(options.work, "values.yaml");
+    writeFileSync(valuesFile, dump(values));
+    await helm(["install", "pilotfish", chartDir, "--namespace", gatewayNs, "--create-namespace", "--wait", "--timeout", "4m", "-f", valuesFile, ...benchAgentUpstream]);
     const replicas = Number(await cluster.kubectlOk(["get", "deployment", "pilotfish", "-o", "jsonpath={.spec.replicas}"], { namespace: gatewayNs }));
     const ready = async (): Promise<boolean> =>
       Number((await cluster.kubectl(["get", "deployment", "pilotfish", "-o", "jsonpath={.status.readyReplicas}"], { namespace: gatewayNs })).stdout || "0") === replicas;
@@ -75,6 +94,7 @@ export async function installOperator(cluster: Cluster, place: OperatorPlace, op
     let earlier = "";
     return {
       place,
+      validatesAtApply: true,
       logs: async () => parseLogs(earlier + (await logsText(-1))),
       running: ready,
       stop: async () => {
@@ -96,7 +116,7 @@ export async function installOperator(cluster: Cluster, place: OperatorPlace, op
 
   await installCrds(cluster);
   await cluster.kubectlOk(["apply", "-f", join(repoRoot, "config", "rbac")]);
-  await cluster.kubectlOk(["apply", "-f", join(repoRoot, "config", "gateway")]);
+  await cluster.kubectlOk(["apply", ...filesModeGatewayArgs]);
   const kubeconfig = await operatorKubeconfig(cluster, options.work);
   const args = ["--access-log-file", options.accessLogFile, "--webhook-addr", "off"];
   const start = (name?: string): Promise<OperatorProcess> =>
@@ -106,6 +126,7 @@ export async function installOperator(cluster: Cluster, place: OperatorPlace, op
   let starts = 1;
   return {
     place,
+    validatesAtApply: false,
     logs: async () => [...earlier, ...(current?.logs() ?? [])],
     running: async () => current !== undefined && current.process.exitStatus === undefined,
     stop: async () => {
@@ -124,7 +145,7 @@ export async function installOperator(cluster: Cluster, place: OperatorPlace, op
       const status = await current?.stop();
       if (status && status.code !== 0) console.log(`# operator exited ${JSON.stringify(status)}`);
       current = undefined;
-      await cluster.kubectl(["delete", "-f", join(repoRoot, "config", "gateway"), "--wait=false"]);
+      await cluster.kubectl(["delete", ...filesModeGatewayArgs, "--wait=false"]);
     },
   };
 }

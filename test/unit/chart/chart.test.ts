@@ -154,17 +154,30 @@ describe("charts/pilotfish and the config/ generated from it", () => {
     assert.deepEqual(find(defaults, "Service", "istio-ingressgateway").spec?.ports?.map((port) => [port.port, port.nodePort]), [[15021, undefined], [80, 30000], [443, 30005]]);
   });
 
-  it("gateway.mode agent: the agent as a native sidecar of the gateway, the operator in agent mode serving ADS on the Service; ads: no agent", () => {
-    const agent = objects(helmTemplate(["--set", "gateway.mode=agent", "--set", "xds.plaintext=true"]));
+  it("gateway.mode agent by default: the agent as a native sidecar of the gateway over TLS, the operator in agent mode serving ADS on the Service; files and ads: no agent", () => {
+    const agent = objects(helmTemplate());
     const operatorArgs = find(agent, "Deployment", "pilotfish").spec?.template?.spec.containers[0]?.args ?? [];
-    for (const flag of ["--gateway-mode=agent", "--xds-address=:15010", "--xds-plaintext"]) assert.ok(operatorArgs.includes(flag), flag);
+    for (const flag of ["--gateway-mode=agent", "--xds-address=:15010"]) assert.ok(operatorArgs.includes(flag), flag);
+    assert.ok(!operatorArgs.includes("--xds-plaintext"), "ADS over TLS by default");
     assert.deepEqual(find(agent, "Service", "pilotfish").spec?.ports?.map((port) => port.port), [443, 15010]);
     const pod = find(agent, "Deployment", "istio-ingressgateway").spec?.template?.spec as PodSpec & { initContainers?: (Container & { restartPolicy?: string })[] };
     const sidecar = pod.initContainers?.find((container) => container.name === "pilotfish-agent");
     assert.equal(sidecar?.restartPolicy, "Always");
     assert.equal(sidecar?.image, "pilotfish/operator:0.1.0");
-    assert.ok(sidecar?.args?.includes("pilotfish.istio-system.svc:15010"));
+    const flag = (args: string[] | undefined, name: string): string | undefined => args?.[args.indexOf(name) + 1];
+    assert.equal(flag(sidecar?.args, "--upstream"), "pilotfish.istio-system.svc:15010");
+    assert.equal(flag(sidecar?.args, "--server-name"), "pilotfish.istio-system.svc");
+    assert.ok(!sidecar?.args?.includes("--upstream-plaintext"));
     assert.equal(sidecar?.securityContext?.readOnlyRootFilesystem, true);
+    const elsewhere = objects(helmTemplate(["-n", "mesh-system", "--set", "gateway.agentUpstream=$(PILOTFISH_SERVICE_HOST):15010"]));
+    const moved = (find(elsewhere, "Deployment", "istio-ingressgateway").spec?.template?.spec as { initContainers?: Container[] }).initContainers?.[0];
+    assert.equal(flag(moved?.args, "--upstream"), "$(PILOTFISH_SERVICE_HOST):15010");
+    assert.equal(flag(moved?.args, "--server-name"), "pilotfish.mesh-system.svc", "the name in the operator's certificate follows the release namespace");
+    const plaintext = objects(helmTemplate(["--set", "xds.plaintext=true"]));
+    assert.ok((find(plaintext, "Deployment", "istio-ingressgateway").spec?.template?.spec as { initContainers?: Container[] }).initContainers?.[0]?.args?.includes("--upstream-plaintext"));
+    const files = objects(helmTemplate(["--set", "gateway.mode=files"]));
+    assert.ok(find(files, "Deployment", "pilotfish").spec?.template?.spec.containers[0]?.args?.includes("--xds-address=off"));
+    assert.equal((find(files, "Deployment", "istio-ingressgateway").spec?.template?.spec as { initContainers?: unknown[] }).initContainers, undefined);
     const ads = objects(helmTemplate(["--set", "gateway.mode=ads"]));
     const adsOperatorArgs = find(ads, "Deployment", "pilotfish").spec?.template?.spec.containers[0]?.args ?? [];
     assert.ok(adsOperatorArgs.includes("--gateway-mode=ads"));
@@ -181,21 +194,20 @@ describe("charts/pilotfish and the config/ generated from it", () => {
     assert.doesNotMatch(volumes, /"name":"pilotfish-ca-root","optional":true/, "Envoy cannot start without the CA root: the pod waits for it");
     const plaintextAds = find(objects(helmTemplate(["--set", "gateway.mode=ads", "--set", "xds.plaintext=true"])), "Deployment", "istio-ingressgateway").spec?.template?.spec as PodSpec;
     assert.ok(!JSON.stringify(plaintextAds.volumes).includes("pilotfish-token"), "plaintext ads: no token");
-    assert.ok(find(objects(helmTemplate()), "Deployment", "pilotfish").spec?.template?.spec.containers[0]?.args?.includes("--gateway-mode=files"));
   });
 
   it("a gateway mode switch changes the gateway's pod template (Envoy reads its bootstrap only at start: the pods must be replaced)", () => {
     const template = (...values: string[]): string =>
       JSON.stringify(find(objects(helmTemplate(values)), "Deployment", "istio-ingressgateway").spec?.template);
     const variants = new Map([
-      ["files", template()],
-      ["agent", template("--set", "gateway.mode=agent", "--set", "xds.plaintext=true")],
+      ["files", template("--set", "gateway.mode=files")],
+      ["agent", template()],
       ["ads", template("--set", "gateway.mode=ads")],
       ["ads plaintext", template("--set", "gateway.mode=ads", "--set", "xds.plaintext=true")],
     ]);
     for (const [a, left] of variants) for (const [b, right] of variants) if (a < b && !(a.startsWith("ads") && b.startsWith("ads"))) assert.notEqual(left, right, `${a} and ${b} pod templates`);
     assert.match(variants.get("ads plaintext") ?? "", /"pilotfish.io\/gateway-mode":"ads"/);
-    assert.ok(find(objects(helmTemplate()), "Deployment", "pilotfish").spec?.template?.spec.containers[0]?.args?.includes("--gateway-mode=files"));
+    assert.ok(find(objects(helmTemplate()), "Deployment", "pilotfish").spec?.template?.spec.containers[0]?.args?.includes("--gateway-mode=agent"));
   });
 
   it("webhook.enabled=false drops the webhook configurations and their RBAC, and turns the webhook off", () => {

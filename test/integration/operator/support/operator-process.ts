@@ -59,6 +59,9 @@ export async function startOperator(options: OperatorProcessOptions): Promise<Op
     // value wins).
     "--webhook-addr", "off",
     "--xds-address", "off",
+    // The bench's host operators publish for gateway pods that mount the files (config/gateway/files);
+    // agent mode (the default) needs the operator image in the pod and is asked for explicitly.
+    "--gateway-mode", "files",
     ...(options.extraArgs ?? []),
   ];
   const managed = spawnManaged(process.execPath, args, { name: options.name ?? "pilotfish-operator", cwd: repoRoot });
