@@ -58,6 +58,22 @@ export const valuesSchema = closed({
   webhook: closed({
     enabled: Type.Boolean({ description: "sidecar injection and validation webhooks" }),
     validationFailurePolicy: oneOf(["Ignore", "Fail"]),
+    certManager: closed(
+      {
+        enabled: Type.Boolean({ description: "cert-manager issues the webhook's serving certificate and injects caBundle (the operator issues and patches nothing)" }),
+        issuerRef: closed(
+          {
+            name: Type.String({ description: "an Issuer or ClusterIssuer; empty = a self-signed Issuer rendered by the chart" }),
+            kind: oneOf(["Issuer", "ClusterIssuer"]),
+            group: Type.String({ minLength: 1 }),
+          },
+          "cert-manager's issuerRef for the webhook's Certificate",
+        ),
+        duration: Type.String({ pattern: "^([0-9]+(\\.[0-9]+)?(h|m|s))+$", description: "the certificate's lifetime, e.g. 2160h" }),
+        renewBefore: Type.String({ pattern: "^([0-9]+(\\.[0-9]+)?(h|m|s))+$", description: "renew this long before expiry, e.g. 720h" }),
+      },
+      "the webhook's certificate from cert-manager",
+    ),
   }),
   xds: closed({
     enabled: Type.Boolean({ description: "serve ADS for proxies on the operator Service" }),

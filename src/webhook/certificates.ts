@@ -4,7 +4,7 @@
  * and a serving certificate each replica issues for itself, in memory only, renewed at two thirds
  * of its lifetime.
  */
-import { X509Certificate } from "node:crypto";
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import { createCa, issueCertificate } from "../pki/index.js";
 import type { CertificateAuthority } from "../pki/index.js";
 import { KubeApiError } from "../sources/kube/rest.js";
@@ -123,6 +123,97 @@ export function keepRenewed(options: RenewalOptions): { current(): IssuedServing
   schedule();
   return {
     current: () => serving,
+    stop: () => {
+      closed = true;
+      if (timer) clearTimeout(timer);
+    },
+  };
+}
+
+/** Where cert-manager (or any issuer) writes a kubernetes.io/tls Secret: the keys it uses. */
+export const tlsCertKey = "tls.crt";
+export const tlsKeyKey = "tls.key";
+
+/**
+ * A serving certificate from a kubernetes.io/tls Secret as cert-manager writes it (tls.crt: the
+ * leaf then its chain; tls.key: its key; ca.crt: the issuer's CA, which the injector copies into
+ * caBundle and which the server does not need). Throws when a key is missing or does not match.
+ */
+export function servingFromTlsSecret(secret: KubeObject): IssuedServing {
+  const data = (secret.data ?? {}) as Record<string, string>;
+  const cert = data[tlsCertKey];
+  const key = data[tlsKeyKey];
+  const name = `${secret.metadata?.namespace ?? ""}/${secret.metadata?.name ?? ""}`;
+  if (!cert || !key) throw new Error(`Secret ${name} lacks ${tlsCertKey} or ${tlsKeyKey} (not issued yet?)`);
+  const certificatePem = Buffer.from(cert, "base64").toString("utf8");
+  const privateKeyPem = Buffer.from(key, "base64").toString("utf8");
+  const leaf = new X509Certificate(certificatePem);
+  if (!leaf.checkPrivateKey(createPrivateKey(privateKeyPem))) throw new Error(`Secret ${name}: ${tlsKeyKey} is not the key of ${tlsCertKey}`);
+  return { certificatePem, privateKeyPem, issuedAt: new Date(leaf.validFrom), notAfter: new Date(leaf.validTo) };
+}
+
+export interface SecretFollowerOptions {
+  rest: KubeRest;
+  namespace: string;
+  name: string;
+  /** Between two reads of the Secret (cert-manager renews at two thirds of the lifetime: seconds of lag are fine). */
+  intervalMs: number;
+  /** Puts a new certificate in service (existing connections keep theirs). */
+  apply(next: IssuedServing): void;
+  what: string;
+  logger: { info(message: string): void; warn(message: string): void };
+}
+
+/**
+ * The serving certificate from a Secret someone else issues and rotates (cert-manager): waits
+ * until the Secret holds a usable certificate, then re-reads it every intervalMs and hands each
+ * new one to `apply`. A Secret that goes missing or turns unusable is logged and the current
+ * certificate kept. Resolves with the first certificate and the loop's stop.
+ */
+export async function followTlsSecret(options: SecretFollowerOptions): Promise<{ initial: IssuedServing; stop(): void }> {
+  const path = `/api/v1/namespaces/${options.namespace}/secrets/${options.name}`;
+  const where = `Secret ${options.namespace}/${options.name}`;
+  let version: string | undefined;
+  let lastProblem = "";
+  /** The certificate when the Secret changed and is usable, else undefined (problems logged once each). */
+  const read = async (): Promise<IssuedServing | undefined> => {
+    try {
+      const secret = await options.rest.get(path);
+      if (!secret) throw new Error(`${where} not found (waiting for cert-manager to issue it)`);
+      if (secret.metadata?.resourceVersion === version) return undefined;
+      const serving = servingFromTlsSecret(secret);
+      version = secret.metadata?.resourceVersion;
+      lastProblem = "";
+      return serving;
+    } catch (error) {
+      const problem = (error as Error).message;
+      if (problem !== lastProblem) options.logger.warn(`${options.what} serving certificate: ${problem}; keeping the current one and retrying every ${options.intervalMs} ms`);
+      lastProblem = problem;
+      return undefined;
+    }
+  };
+  let initial = await read();
+  while (!initial) {
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs));
+    initial = await read();
+  }
+  options.logger.info(`${options.what} serving certificate read from ${where}, valid until ${initial.notAfter.toISOString()}`);
+  let closed = false;
+  let timer: NodeJS.Timeout | undefined;
+  const poll = async (): Promise<void> => {
+    const next = await read();
+    if (closed) return;
+    if (next) {
+      options.apply(next);
+      options.logger.info(`${options.what} serving certificate reloaded from ${where}, valid until ${next.notAfter.toISOString()}`);
+    }
+    timer = setTimeout(() => void poll(), options.intervalMs);
+    timer.unref();
+  };
+  timer = setTimeout(() => void poll(), options.intervalMs);
+  timer.unref();
+  return {
+    initial,
     stop: () => {
       closed = true;
       if (timer) clearTimeout(timer);

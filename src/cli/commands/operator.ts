@@ -19,7 +19,8 @@ import { Operator } from "../../controllers/operator.js";
 import { defaultAdminPort, defaultAgentSocket, defaultStatusPort, gatewayModes } from "../../publish/bootstrap.js";
 import type { GatewayMode } from "../../publish/bootstrap.js";
 import { KubeRest } from "../../sources/kube/rest.js";
-import { defaultCertHosts, defaultInjectionSettings, defaultWebhookAddr, startWebhook } from "../../webhook/index.js";
+import { defaultCertHosts, defaultInjectionSettings, defaultServingSecretName, defaultWebhookAddr, startWebhook, webhookCertificateSources } from "../../webhook/index.js";
+import type { WebhookCertificateSource } from "../../webhook/index.js";
 import type { DiscoveryAddress } from "../../webhook/index.js";
 import { defaultXdsCertHosts, startOperatorXds } from "../../controllers/xds-serving.js";
 
@@ -49,6 +50,8 @@ interface OperatorCommandOptions {
   xdsCertHosts?: string;
   xdsDebugAddr: string;
   gatewayMode: GatewayMode;
+  webhookCertificates: WebhookCertificateSource;
+  webhookCertSecret: string;
   xdsProxyAddress?: string;
   agentSocket: string;
   sidecarDiscoveryAddress?: string;
@@ -180,6 +183,14 @@ export function registerOperatorCommand(program: Command): void {
     )
     .option("--webhook-addr <addr>", "serve the HTTPS webhook (/inject, /validate) here ([host]:port), or off", defaultWebhookAddr)
     .option("--webhook-cert-hosts <names>", "comma-separated DNS names and IPs in the webhook's serving certificate (default: pilotfish.<namespace>.svc[.cluster.local])")
+    .option(
+      "--webhook-certificates <source>",
+      "where the webhook's serving certificate comes from: self (its own CA in Secret pilotfish-webhook-ca, renewed in place, caBundle patched) or " +
+        "cert-manager (the kubernetes.io/tls Secret --webhook-cert-secret, re-read when it changes; caBundle left to cert-manager's CA injector)",
+      oneOf(webhookCertificateSources),
+      "self",
+    )
+    .option("--webhook-cert-secret <name>", "--webhook-certificates cert-manager: the Secret in --namespace the Certificate writes", defaultServingSecretName)
     .option("--proxy-image <image>", "the injected istio-proxy's image", defaultInjectionSettings.proxyImage)
     .option("--proxy-init-image <image>", "the injected istio-init's image (iptables-restore, sh)", defaultInjectionSettings.proxyInitImage)
     .option("--xds-address <addr>", "serve ADS (xDS over gRPC, SotW and Delta; TLS with a certificate from the operator's CA) here ([host]:port), or off", ":15010")
@@ -332,6 +343,8 @@ export function registerOperatorCommand(program: Command): void {
           logger,
           registry: metrics.registry,
           mayWrite: elector ? () => elector.isLeader() : undefined,
+          certificates: options.webhookCertificates,
+          servingSecret: options.webhookCertSecret,
         });
         servers.push(webhook);
       }

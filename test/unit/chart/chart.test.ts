@@ -210,6 +210,37 @@ describe("charts/pilotfish and the config/ generated from it", () => {
     assert.ok(find(objects(helmTemplate()), "Deployment", "pilotfish").spec?.template?.spec.containers[0]?.args?.includes("--gateway-mode=agent"));
   });
 
+  it("webhook.certManager.enabled: a Certificate into Secret pilotfish-webhook-tls, inject-ca-from on both configurations, the operator reading that Secret and patching nothing", () => {
+    const annotated = (list: K8sObject[], kind: string, name: string): string | undefined =>
+      (find(list, kind, name).metadata as { annotations?: Record<string, string> }).annotations?.["cert-manager.io/inject-ca-from"];
+    const defaults = objects(helmTemplate());
+    assert.equal(defaults.find((object) => object.kind === "Certificate"), undefined, "no Certificate by default");
+    assert.equal(annotated(defaults, "ValidatingWebhookConfiguration", "pilotfish-validator"), undefined);
+
+    const selfSigned = objects(helmTemplate(["--set", "webhook.certManager.enabled=true"]));
+    const certificate = find(selfSigned, "Certificate", "pilotfish-webhook") as K8sObject & { spec: { secretName: string; dnsNames: string[]; issuerRef: Record<string, string> } };
+    assert.equal(certificate.apiVersion, "cert-manager.io/v1");
+    assert.equal(certificate.spec.secretName, "pilotfish-webhook-tls");
+    assert.deepEqual(certificate.spec.dnsNames, ["pilotfish.istio-system.svc", "pilotfish.istio-system.svc.cluster.local"]);
+    assert.deepEqual(certificate.spec.issuerRef, { name: "pilotfish-selfsigned", kind: "Issuer", group: "cert-manager.io" });
+    assert.equal(find(selfSigned, "Issuer", "pilotfish-selfsigned").apiVersion, "cert-manager.io/v1");
+    for (const [kind, name] of [["ValidatingWebhookConfiguration", "pilotfish-validator"], ["MutatingWebhookConfiguration", "pilotfish-sidecar-injector"]] as const) {
+      assert.equal(annotated(selfSigned, kind, name), "istio-system/pilotfish-webhook", `${kind} ${name}`);
+    }
+    const args = find(selfSigned, "Deployment", "pilotfish").spec?.template?.spec.containers[0]?.args ?? [];
+    for (const flag of ["--webhook-certificates=cert-manager", "--webhook-cert-secret=pilotfish-webhook-tls"]) assert.ok(args.includes(flag), flag);
+    // RBAC: read that one Secret; no CA Secret, no create, no caBundle patch.
+    const role = find(selfSigned, "Role", "pilotfish-webhook-ca") as K8sObject & { rules: Array<{ resources: string[]; resourceNames?: string[]; verbs: string[] }> };
+    assert.deepEqual(role.rules, [{ apiGroups: [""], resources: ["secrets"], resourceNames: ["pilotfish-webhook-tls"], verbs: ["get"] }]);
+    assert.equal((find(selfSigned, "ClusterRole", "pilotfish-webhook") as K8sObject & { rules?: unknown[] }).rules ?? null, null, "nothing to patch");
+
+    const ownIssuer = objects(helmTemplate(["--set", "webhook.certManager.enabled=true", "--set", "webhook.certManager.issuerRef.name=corp-ca", "--set", "webhook.certManager.issuerRef.kind=ClusterIssuer"]));
+    assert.deepEqual((find(ownIssuer, "Certificate", "pilotfish-webhook") as K8sObject & { spec: { issuerRef: Record<string, string> } }).spec.issuerRef, { name: "corp-ca", kind: "ClusterIssuer", group: "cert-manager.io" });
+    assert.equal(ownIssuer.find((object) => object.kind === "Issuer"), undefined, "no self-signed Issuer with an issuerRef");
+    assert.match(refused("--set", "webhook.certManager.issuerRef.kind=Vault"), /issuerRef\.kind/);
+    assert.match(refused("--set", "webhook.certManager.duration=90 days"), /duration/);
+  });
+
   it("webhook.enabled=false drops the webhook configurations and their RBAC, and turns the webhook off", () => {
     const rendered = objects(helmTemplate(["--set", "webhook.enabled=false"]));
     for (const kind of ["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"]) assert.equal(rendered.find((object) => object.kind === kind), undefined, kind);
