@@ -48,6 +48,9 @@ e2e: node_modules ## tests on the bench's real node (kubelet, containerd, kube-p
 e2e-host: node_modules ## the labs' scenarios (test/e2e/operator-labs.test.ts) with the operator on the host instead of the chart's pod
 	PILOTFISH_E2E_OPERATOR=host $(NODE_TEST) test/e2e/operator-labs.test.ts
 
+e2e-kind: node_modules ## the chart's lab scenarios on a kind cluster (Docker, kind, kubectl, helm; Linux): images from images/*/Dockerfile. Not run on the bench
+	bash scripts/e2e-kind.sh
+
 images: node_modules ## build the project's images locally into the bench cache (no registry, no Docker)
 	npx tsx scripts/images/build.ts
 
@@ -66,7 +69,7 @@ test: ## install the bench, then run every test (lint, unit, integration), timin
 	  integration "$(MAKE) --no-print-directory integration" \
 	  e2e "$(MAKE) --no-print-directory e2e"
 
-.PHONY: help deps testenv build generate generate-config e2e-host lint unit integration e2e images cluster cluster-down test
+.PHONY: help deps testenv build generate generate-config e2e-host e2e-kind lint unit integration e2e images cluster cluster-down test
 
 demo: node_modules ## pilotfish run on examples/coolstore: local upstreams, local Envoy over ADS, curl lines and a live edit (Ctrl-C stops)
 	bash scripts/testenv.sh envoy

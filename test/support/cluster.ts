@@ -9,6 +9,7 @@ import { buildImages } from "../../scripts/images/build.js";
 import type { ImageName } from "../../scripts/images/specs.js";
 import { kubeAccess } from "./control-plane.js";
 import type { CommandResult, KubectlOptions } from "./control-plane.js";
+import { kindCluster, kindProvider } from "./kind-cluster.js";
 import { benchDir, repoRoot } from "./paths.js";
 import { cleanupAtExit } from "./processes.js";
 
@@ -51,6 +52,8 @@ const nodeScript = join(repoRoot, "scripts", "node.sh");
 const execFileAsync = promisify(execFile);
 
 export async function startCluster(options: StartClusterOptions = {}): Promise<Cluster> {
+  // make e2e-kind: a kind cluster made and torn down by scripts/e2e-kind.sh (test/support/kind-cluster.ts).
+  if (process.env.PILOTFISH_CLUSTER_PROVIDER === kindProvider) return kindCluster(["pause", ...(options.images ?? [])]);
   const started = Date.now();
   const names: ImageName[] = ["pause", ...(options.images ?? []).filter((name) => name !== "pause")];
   const built = buildImages(names, benchDir());
