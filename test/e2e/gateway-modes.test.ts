@@ -18,6 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import { dump, load } from "js-yaml";
+import { gatewayDeployment } from "../../scripts/generate-config/render.js";
 import { createCertificateChainSet } from "../../src/pki/index.js";
 import type { GatewayMode } from "../../src/publish/bootstrap.js";
 import type { PushRecord, SyncStatus } from "../../src/xds/server.js";
@@ -104,9 +105,11 @@ describe("gateway modes on the bench's node: agent and ads (files for comparison
       const bootstrap = await kubectl(["get", "configmap", `pilotfish-${proxy}-lds`, "-o", "jsonpath={.data.envoy\\.yaml}"], undefined, gatewayNs);
       return bootstrap.includes(marker.replaceAll('"', "")) || bootstrap.includes(marker);
     }, { ...propagation, what: `the ${next} bootstrap published` });
-    const file = next === "agent" ? join(repoRoot, "config", "gateway", "deployment.yaml") : join(repoRoot, "config", "gateway", next, "deployment.yaml");
-    // The agent reaches the operator on the node IP (no cluster DNS on the bench).
-    const manifest = readFileSync(file, "utf8").replace("pilotfish.istio-system.svc:15010", `${cluster.nodeIp}:${xdsPort}`);
+    // The agent reaches this plaintext operator on the node IP (no cluster DNS on the bench): the
+    // chart's agent Deployment rendered for that (config/gateway's default one speaks TLS).
+    const manifest = next === "agent"
+      ? gatewayDeployment(["--set", "gateway.mode=agent", "--set", "xds.plaintext=true", "--set", `gateway.agentUpstream=${cluster.nodeIp}:${xdsPort}`])
+      : readFileSync(join(repoRoot, "config", "gateway", next, "deployment.yaml"), "utf8").replace("pilotfish.istio-system.svc:15010", `${cluster.nodeIp}:${xdsPort}`);
     await kubectl(["apply", "-f", "-"], manifest, gatewayNs);
     await rollout(proxy, gatewayNs);
     await waitFor(async () => (await kubectl(["get", "pods", "-l", "istio=ingressgateway", "-o", "name"], undefined, gatewayNs)).trim().split("\n").length === 1, { ...propagation, what: "one gateway pod" });

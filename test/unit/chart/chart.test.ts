@@ -237,8 +237,8 @@ describe("charts/pilotfish and the config/ generated from it", () => {
     const ownIssuer = objects(helmTemplate(["--set", "webhook.certManager.enabled=true", "--set", "webhook.certManager.issuerRef.name=corp-ca", "--set", "webhook.certManager.issuerRef.kind=ClusterIssuer"]));
     assert.deepEqual((find(ownIssuer, "Certificate", "pilotfish-webhook") as K8sObject & { spec: { issuerRef: Record<string, string> } }).spec.issuerRef, { name: "corp-ca", kind: "ClusterIssuer", group: "cert-manager.io" });
     assert.equal(ownIssuer.find((object) => object.kind === "Issuer"), undefined, "no self-signed Issuer with an issuerRef");
-    assert.match(refused("--set", "webhook.certManager.issuerRef.kind=Vault"), /issuerRef\.kind/);
-    assert.match(refused("--set", "webhook.certManager.duration=90 days"), /duration/);
+    assert.match(refused("--set", "webhook.certManager.issuerRef.kind=Vault"), /certManager\/issuerRef\/kind/);
+    assert.match(refused("--set", "webhook.certManager.duration=90 days"), /certManager\/duration/);
   });
 
   it("webhook.enabled=false drops the webhook configurations and their RBAC, and turns the webhook off", () => {
