@@ -68,7 +68,7 @@ try {
     extraArgs: ["--webhook-addr", `127.0.0.1:${webhookPort}`, "--webhook-cert-hosts", "127.0.0.1", "--proxy-image", cluster.images.proxy ?? "", "--proxy-init-image", cluster.images["proxy-init"] ?? ""],
   });
   const dryRunInjected = async (): Promise<boolean> =>
-    (await kubectl(["run", "probe", `--image=${cluster.images["test-upstream"]}`, "--restart=Never", "--dry-run=server", "-o", "json"]).then((text) => JSON.parse(text) as V1Pod)).spec?.containers.some((c) => c.name === "istio-proxy") ?? false;
+    (JSON.parse(await cluster.kubectlOk(["run", "probe", `--image=${cluster.images["test-upstream"]}`, "--restart=Never", "--dry-run=server", "-o", "json"], { namespace })) as V1Pod).spec?.containers.some((c) => c.name === "istio-proxy") ?? false;
   await waitFor(dryRunInjected, { timeoutMs: 60_000, intervalMs: 500, what: "the webhook injecting (caBundle patched, informer caught up)" });
 
   const api = cluster.kubeConfig().makeApiClient(CoreV1Api);
@@ -108,7 +108,7 @@ try {
     await waitFor(allReady([name]), { timeoutMs: 180_000, intervalMs: 50, what: `${name} Ready` });
   }
   rows.push([`${count} pods, one at a time`, sequential]);
-  await kubectl(["delete", "pods", "--all", "--wait=true"], undefined).catch(() => undefined);
+  await cluster.kubectl(["delete", "pods", "--all", "--wait=true"], { namespace });
   const burst = Array.from({ length: count }, (_, i) => `burst-${i}`);
   await Promise.all(burst.map(create));
   await waitFor(allReady(burst), { timeoutMs: 300_000, intervalMs: 50, what: "every burst pod Ready" });
