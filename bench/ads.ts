@@ -167,9 +167,10 @@ async function measureAds(apiType: "GRPC" | "DELTA_GRPC", changes: number, size:
     envoy = await startEnvoy({
       bootstrap: adsBootstrap({ xdsHost: "127.0.0.1", xdsPort, apiType, adminPort: 0, namespace: "istio-system", workloadName: "istio-ingressgateway" }),
       name: `bench-ads-${apiType}`,
-      readyTimeoutMs: 120_000,
+      // 10,000 VirtualServices on a loaded machine: Envoy is LIVE only once every listener warmed.
+      readyTimeoutMs: 900_000,
     });
-    await until(() => allAcked(server), 120_000, 5, "the full config ACKed");
+    await until(() => allAcked(server), 900_000, 5, "the full config ACKed");
     const spawnToSyncedMs = performance.now() - spawned;
     const pushes = server.pushLog;
     const acks = server.syncStatus().proxies.find((p) => p.proxy === proxyKey)!;
