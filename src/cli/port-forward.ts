@@ -9,6 +9,7 @@ import { PortForward } from "@kubernetes/client-node";
 import { KubeRest } from "../sources/kube/rest.js";
 import type { KubeObject } from "../sources/kube/rest.js";
 import { loadKubeConfig } from "./commands/operator.js";
+import type { Progress } from "./progress.js";
 
 export interface PodTarget {
   namespace: string;
@@ -32,8 +33,9 @@ export function parsePodTarget(text: string, defaultNamespace: string): PodTarge
 
 type PodObject = KubeObject & { status?: { phase?: string } };
 
-async function podName(rest: KubeRest, target: PodTarget): Promise<string> {
-  if (!target.deployment) return target.name;
+/** The Running pods of a Deployment (sorted by name), or the named pod. */
+async function podNames(rest: KubeRest, target: PodTarget): Promise<string[]> {
+  if (!target.deployment) return [target.name];
   const deployment = await rest.get<KubeObject & { spec?: { selector?: { matchLabels?: Record<string, string> } } }>(`/apis/apps/v1/namespaces/${target.namespace}/deployments/${target.name}`);
   if (!deployment) throw new Error(`Deployment ${target.namespace}/${target.name} not found`);
   const labels = deployment.spec?.selector?.matchLabels ?? {};
@@ -41,9 +43,19 @@ async function podName(rest: KubeRest, target: PodTarget): Promise<string> {
     .map(([key, value]) => `${key}=${value}`)
     .join(",");
   const pods = await rest.list<PodObject>(`/api/v1/namespaces/${target.namespace}/pods`, { labelSelector: selector });
-  const running = pods.items.find((pod) => pod.status?.phase === "Running");
-  if (!running?.metadata?.name) throw new Error(`Deployment ${target.namespace}/${target.name} has no Running pod (${pods.items.length} pod(s) match ${selector})`);
-  return running.metadata.name;
+  const running = pods.items
+    .filter((pod) => pod.status?.phase === "Running")
+    .map((pod) => pod.metadata?.name)
+    .filter((name): name is string => name !== undefined)
+    .sort();
+  if (running.length === 0) throw new Error(`Deployment ${target.namespace}/${target.name} has no Running pod (${pods.items.length} pod(s) match ${selector})`);
+  return running;
+}
+
+/** The Running pods behind TARGET: every replica of a Deployment, or the one named pod. */
+export async function runningPods(kubeconfig: string | undefined, target: PodTarget): Promise<string[]> {
+  const { config } = loadKubeConfig(kubeconfig);
+  return podNames(new KubeRest(config), target);
 }
 
 export interface Forwarded {
@@ -52,11 +64,13 @@ export interface Forwarded {
   close(): Promise<void>;
 }
 
-/** A local loopback port forwarded to `port` in the target pod, until close(). */
-export async function forwardToPod(kubeconfig: string | undefined, target: PodTarget, port: number): Promise<Forwarded> {
+/** A local loopback port forwarded to `port` in the target pod (a Deployment's first Running pod), until close(). */
+export async function forwardToPod(kubeconfig: string | undefined, target: PodTarget, port: number, progress?: Progress): Promise<Forwarded> {
   const { config } = loadKubeConfig(kubeconfig);
   const rest = new KubeRest(config);
-  const pod = await podName(rest, target);
+  if (target.deployment) progress?.phase(`finding a Running pod of Deployment ${target.namespace}/${target.name}`);
+  const pod = (await podNames(rest, target))[0] ?? target.name;
+  progress?.phase(`port-forward to ${target.namespace}/${pod}:${port} through the Kubernetes API`);
   if (!(await rest.get(`/api/v1/namespaces/${target.namespace}/pods/${pod}`))) throw new Error(`pod ${target.namespace}/${pod} not found`);
   const forward = new PortForward(config, true);
   const sockets = new Set<net.Socket>();

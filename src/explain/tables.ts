@@ -27,7 +27,13 @@ export function renderTable(table: Table): string {
 /** The parts of /debug/syncz proxy-status reads (docs/xds.md). */
 export interface SyncStatusJson {
   server?: { instance?: string };
-  proxies?: Array<{ node?: string; proxy?: string; types?: Record<string, { status?: string; subscribed?: boolean } | undefined> }>;
+  proxies?: Array<{
+    node?: string;
+    proxy?: string;
+    types?: Record<string, { status?: string; subscribed?: boolean } | undefined>;
+    /** The operator pod whose ADS the proxy is connected to (set by the CLI when it read several pods). */
+    operator?: string;
+  }>;
 }
 
 /** "router~10.0.0.5~istio-ingressgateway-5d8f7c9b4-x2kqv.istio-system~…" → "istio-ingressgateway-5d8f7c9b4-x2kqv.istio-system". */
@@ -57,7 +63,7 @@ export function proxyStatusTable(status: SyncStatusJson, filter?: string): Table
       RDS: state("RDS"),
       SDS: state("SDS"),
       ECDS: "NOT SENT",
-      ISTIOD: `pilotfish-${(status.server?.instance ?? "?").slice(0, 8)}`,
+      ISTIOD: proxy.operator ?? `pilotfish-${(status.server?.instance ?? "?").slice(0, 8)}`,
       VERSION: "pilotfish",
     });
   }

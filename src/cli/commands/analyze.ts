@@ -12,6 +12,8 @@ import { parseManifests } from "../../model/manifests.js";
 import { buildSnapshot } from "../../model/snapshot.js";
 import { KubeApiError, KubeRest } from "../../sources/kube/rest.js";
 import type { KubeObject } from "../../sources/kube/rest.js";
+import { verboseHelp, withProgress } from "../progress.js";
+import type { Progress } from "../progress.js";
 import { loadKubeConfig } from "./operator.js";
 
 /** One line of the report: `path: Kind ns/name: field: message`. */
@@ -102,8 +104,10 @@ export function crossReferenceFindings(texts: readonly string[], defaultNamespac
 }
 
 /** Reads what the checks need from a live cluster: Istio resources and Services everywhere, the Secrets Gateways name. */
-async function clusterFindings(kubeconfig: string | undefined, gatewayNamespace: string): Promise<AnalysisFinding[]> {
-  const rest = new KubeRest(loadKubeConfig(kubeconfig).config);
+async function clusterFindings(kubeconfig: string | undefined, gatewayNamespace: string, progress: Progress): Promise<AnalysisFinding[]> {
+  const { config, from } = loadKubeConfig(kubeconfig);
+  const rest = new KubeRest(config);
+  progress.phase(`listing Gateways, VirtualServices, DestinationRules and Services at ${config.getCurrentCluster()?.server ?? "?"} (kubeconfig: ${from})`);
   const list = async <T>(path: string): Promise<T[]> => {
     try {
       return (await rest.list(path)).items as unknown as T[];
@@ -125,6 +129,7 @@ async function clusterFindings(kubeconfig: string | undefined, gatewayNamespace:
       for (const namespace of new Set([gatewayNamespace, gateway.metadata.namespace ?? "default"])) wanted.add(`${namespace}/${name}`);
     }
   }
+  if (wanted.size > 0) progress.phase(`reading the ${wanted.size} credential Secret(s) the Gateways name`);
   for (const key of wanted) {
     const [namespace, name] = key.split("/") as [string, string];
     const secret = await rest.get<Secret & KubeObject>(`/api/v1/namespaces/${namespace}/secrets/${name}`);
@@ -153,6 +158,7 @@ interface AnalyzeOptions {
   kubeconfig?: string;
   gatewayNamespace: string;
   output: string;
+  verbose?: boolean;
 }
 
 export function registerAnalyzeCommand(program: Command): void {
@@ -165,6 +171,7 @@ export function registerAnalyzeCommand(program: Command): void {
     .option("-n, --namespace <ns>", "namespace assumed for manifests without one", "default")
     .option("--gateway-namespace <ns>", "namespace of the gateway workload (where credential Secrets are looked up first)", "istio-system")
     .option("-o, --output <format>", "text or json", "text")
+    .option("--verbose", verboseHelp)
     .addHelpText("after", examples)
     .action(async (options: AnalyzeOptions) => {
       if (options.output !== "text" && options.output !== "json") throw new Error(`-o ${options.output}: expected text or json`);
@@ -208,7 +215,7 @@ export function registerAnalyzeCommand(program: Command): void {
         }
         analyzed = `${files.length} file(s) analyzed`;
       } else {
-        crossReferences = await clusterFindings(options.kubeconfig, options.gatewayNamespace);
+        crossReferences = await withProgress(options.verbose, (progress) => clusterFindings(options.kubeconfig, options.gatewayNamespace, progress));
         analyzed = "cluster analyzed";
       }
       for (const finding of crossReferences) {

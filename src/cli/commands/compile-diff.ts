@@ -25,6 +25,7 @@ import { KubeRest } from "../../sources/kube/rest.js";
 import type { KubeObject } from "../../sources/kube/rest.js";
 import { asWritten, gatewayLabel, proxyFor, secretFieldSelector, secretLabelSelector } from "../../sources/kube/source.js";
 import { diffConfigs } from "../diff/resources.js";
+import type { Progress } from "../progress.js";
 import { loadKubeConfig } from "./operator.js";
 
 export interface CompileDiffOptions {
@@ -34,8 +35,11 @@ export interface CompileDiffOptions {
   context: string | undefined;
   compileOptions: CompileOptions;
   out(text: string): void;
+  /** stderr: diagnostics and summaries (through the progress reporter, so a spinner is not garbled). */
   err(text: string): void;
   color: boolean;
+  /** Phases of the work (reading the cluster, each proxy), shown when it takes more than a second. */
+  progress?: Progress;
 }
 
 type InputList = keyof Required<SnapshotInputs>;
@@ -142,7 +146,7 @@ export async function runCompileDiff(options: CompileDiffOptions): Promise<numbe
   if (options.context) config.setCurrentContext(options.context);
   const rest = new KubeRest(config);
   const server = config.getCurrentCluster()?.server ?? "?";
-  const slow = setTimeout(() => options.err(`reading the cluster at ${server} (kubeconfig: ${from})...\n`), 1000);
+  options.progress?.phase(`reading the cluster at ${server} (kubeconfig: ${from})`);
 
   // The manifests as the validating webhook would take them: invalid ones are refused.
   const refused = new Set<unknown>();
@@ -183,7 +187,6 @@ export async function runCompileDiff(options: CompileDiffOptions): Promise<numbe
       return { namespace: item.metadata?.namespace ?? "default", name: item.metadata?.name ?? "", podLabels: item.spec?.template?.metadata?.labels ?? {}, containerPorts };
     });
   } catch (error) {
-    clearTimeout(slow);
     options.err(`pilotfish: cannot read the cluster at ${server} (kubeconfig: ${from}): ${describe(error)}\n`);
     return 1;
   }
@@ -191,7 +194,6 @@ export async function runCompileDiff(options: CompileDiffOptions): Promise<numbe
   if (wanted) deployments = deployments.filter((d) => Object.entries(wanted).every(([key, value]) => d.podLabels[key] === value));
   deployments.sort((a, b) => (`${a.namespace}/${a.name}` < `${b.namespace}/${b.name}` ? -1 : 1));
   if (deployments.length === 0) {
-    clearTimeout(slow);
     options.err(
       `pilotfish: no gateway Deployment (label ${gatewayLabel}=true${wanted ? ` and pod labels ${Object.entries(wanted).map(([k, v]) => `${k}=${v}`).join(",")}` : ""}) in the cluster: nothing to compare\n`,
     );
@@ -205,6 +207,7 @@ export async function runCompileDiff(options: CompileDiffOptions): Promise<numbe
   const summaries: string[] = [];
   for (const deployment of deployments) {
     const key = `${deployment.namespace}/${deployment.name}`;
+    options.progress?.phase(`compiling ${key} and reading what the operator published for it`);
     const proxy = proxyFor(deployment.namespace, deployment.name, deployment.podLabels, merged.services as readonly Service[], deployment.containerPorts);
     const result = compileGateway(snapshot, proxy, options.compileOptions);
     for (const d of result.diagnostics) options.err(`${key}: ${d.severity}: ${d.kind} ${d.namespace}/${d.name} ${d.field}: ${d.message}\n`);
@@ -217,8 +220,7 @@ export async function runCompileDiff(options: CompileDiffOptions): Promise<numbe
       const secret = await rest.get<KubeObject & { data?: Record<string, string> }>(`/api/v1/namespaces/${deployment.namespace}/secrets/${objectName(deployment.name, "sds")}`);
       for (const [name, base64] of Object.entries(secret?.data ?? {})) files[name] = Buffer.from(base64, "base64").toString("utf8");
     } catch (error) {
-      clearTimeout(slow);
-      options.err(`pilotfish: cannot read ${key}'s published config (${publishLabels.proxy}): ${describe(error)}\n`);
+        options.err(`pilotfish: cannot read ${key}'s published config (${publishLabels.proxy}): ${describe(error)}\n`);
       return 1;
     }
     const before = publishedResources(files);
@@ -229,7 +231,7 @@ export async function runCompileDiff(options: CompileDiffOptions): Promise<numbe
     sections.push(paint(options.color, `# ${summary}`));
     for (const change of diff.changes) sections.push(...change.diff.trimEnd().split("\n").map((line) => paint(options.color, line)));
   }
-  clearTimeout(slow);
+  options.progress?.done();
   options.out(`${sections.join("\n")}\n`);
   options.err(`${summaries.join("\n")}\n${changed === 0 ? "no proxy's config would change" : `${changed} of ${deployments.length} proxies' config would change`}\n`);
   return changed === 0 ? 0 : 2;

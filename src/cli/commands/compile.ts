@@ -17,6 +17,7 @@ import type { SnapshotInputs } from "../../model/snapshot.js";
 import type { Service } from "../../model/kube.js";
 import { findIngressGatewayService, parseManifests, proxyFromService } from "../../model/manifests.js";
 import { proxyFor } from "../../sources/kube/source.js";
+import { verboseHelp, withProgress } from "../progress.js";
 import { runCompileDiff } from "./compile-diff.js";
 
 /** Files named by -f, like kubectl: a directory contributes its .yaml/.yml/.json files (sorted). */
@@ -110,6 +111,7 @@ interface CompileCommandOptions {
   namespace: string;
   output: string;
   retryOn503?: boolean;
+  verbose?: boolean;
   proxy: string;
   labels: string[];
   layout?: string;
@@ -174,6 +176,7 @@ export function registerCompileCommand(program: Command): void {
     .option("--kubeconfig <path>", "with --diff: the cluster's kubeconfig (default $KUBECONFIG, then ~/.kube/config)")
     .option("--context <name>", "with --diff: the kubeconfig context")
     .option("--retry-on-503", "Istio <= 1.23 default retry policy (503 retriable)")
+    .option("--verbose", verboseHelp)
     .addHelpText("after", examples)
     .action(async (options: CompileCommandOptions) => {
       if (options.output !== "json" && options.output !== "yaml") throw new Error(`unknown output format ${options.output} (json or yaml)`);
@@ -182,16 +185,17 @@ export function registerCompileCommand(program: Command): void {
       const inputs = readManifests(options.filename, options.namespace);
       if (options.diff) {
         if (options.proxy === "sidecar") throw new Error("--diff compares the gateways' published ConfigMaps; sidecars get their config over ADS only (leave out --proxy sidecar)");
-        process.exitCode = await runCompileDiff({
+        process.exitCode = await withProgress(options.verbose, (progress) => runCompileDiff({
           inputs,
           labels: options.labels.length > 0 ? parseLabels(options.labels) : undefined,
           kubeconfig: options.kubeconfig,
           context: options.context,
           compileOptions: { ...defaultCompileOptions, defaultRetryOn503: options.retryOn503 === true },
           out: (text) => process.stdout.write(text),
-          err: (text) => process.stderr.write(text),
+          err: (text) => progress.print(text),
           color: process.stdout.isTTY === true && !process.env.NO_COLOR,
-        });
+          progress,
+        }));
         return;
       }
       const { result, proxyName } = compileFor(inputs, options);

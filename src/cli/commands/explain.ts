@@ -5,8 +5,10 @@ import type { ExplainContext, ExplainRequest } from "../../explain/trace.js";
 import { ansiStyle, explanationJson, plainStyle, renderExplanation } from "../../explain/format.js";
 import { compileFiles, fetchConfigDump } from "./inspect-sources.js";
 import { forwardToPod, parsePodTarget } from "../port-forward.js";
+import { verboseHelp, withProgress } from "../progress.js";
 
 interface ExplainOptions {
+  verbose?: boolean;
   filename?: string[];
   namespace: string;
   adminAddr?: string;
@@ -71,6 +73,7 @@ export function registerExplainCommand(program: Command): void {
     .option("--scheme <scheme>", "http or https", "http")
     .option("--client-cert", "the client presents a trusted certificate (mutual TLS)")
     .option("-o, --output <format>", "text or json", "text")
+    .option("--verbose", verboseHelp)
     .addHelpText("after", examples)
     .action(async (options: ExplainOptions) => {
       if (options.scheme !== "http" && options.scheme !== "https") throw new Error(`--scheme ${options.scheme}: expected http or https`);
@@ -97,14 +100,21 @@ export function registerExplainCommand(program: Command): void {
         resources = compiled.resources;
         context = compiled.context;
       } else if (options.adminAddr !== undefined) {
-        resources = (await fetchConfigDump(options.adminAddr)).resources;
+        const address = options.adminAddr;
+        resources = await withProgress(options.verbose, async (progress) => {
+          progress.phase(`reading Envoy's /config_dump at ${address}`);
+          return (await fetchConfigDump(address)).resources;
+        });
       } else {
-        const forwarded = await forwardToPod(options.kubeconfig, parsePodTarget(options.proxy ?? "", "istio-system"), Number(options.adminPort));
-        try {
-          resources = (await fetchConfigDump(forwarded.address)).resources;
-        } finally {
-          await forwarded.close();
-        }
+        resources = await withProgress(options.verbose, async (progress) => {
+          const forwarded = await forwardToPod(options.kubeconfig, parsePodTarget(options.proxy ?? "", "istio-system"), Number(options.adminPort), progress);
+          try {
+            progress.phase(`reading Envoy's /config_dump through ${forwarded.address}`);
+            return (await fetchConfigDump(forwarded.address)).resources;
+          } finally {
+            await forwarded.close();
+          }
+        });
       }
       const explanation = explainRequest(resources, request, context);
       if (options.output === "json") process.stdout.write(`${JSON.stringify(explanationJson(explanation), null, 2)}\n`);

@@ -7,6 +7,7 @@ import { clustersTable, endpointsTable, listenersTable, renderTable, routesTable
 import type { Table } from "../../explain/tables.js";
 import { compileFiles, fetchConfigDump } from "./inspect-sources.js";
 import { forwardToPod, parsePodTarget } from "../port-forward.js";
+import { verboseHelp, withProgress } from "../progress.js";
 
 type Kind = keyof EnvoyResources;
 const kinds: Kind[] = ["listeners", "routes", "clusters", "endpoints", "secrets"];
@@ -60,8 +61,9 @@ export function registerProxyConfigCommand(program: Command): void {
     .option("-f, --filename <path>", "manifest file or folder (repeatable), compiled like the operator does", (value: string, previous: string[] = []) => [...previous, value])
     .option("-n, --namespace <ns>", "namespace for manifests without one", "default")
     .option("-o, --output <format>", "table, json or yaml", "table")
+    .option("--verbose", verboseHelp)
     .addHelpText("after", examples)
-    .action(async (kindText: string, proxy: string | undefined, options: { adminAddr?: string; adminPort: string; kubeconfig?: string; filename?: string[]; namespace: string; output: string }) => {
+    .action(async (kindText: string, proxy: string | undefined, options: { adminAddr?: string; adminPort: string; kubeconfig?: string; filename?: string[]; namespace: string; output: string; verbose?: boolean }) => {
       const kind = kindOf[kindText.toLowerCase()];
       if (!kind) throw new Error(`unknown kind ${kindText}: expected one of ${[...kinds, "all"].join(", ")}`);
       if (!["table", "json", "yaml"].includes(options.output)) throw new Error(`-o ${options.output}: expected table, json or yaml`);
@@ -70,14 +72,22 @@ export function registerProxyConfigCommand(program: Command): void {
       if (sources !== 1) throw new Error("give exactly one source: PROXY (a pod in the cluster), --admin-addr HOST:PORT (a running Envoy) or -f DIR (manifests)");
       let resources: EnvoyResources;
       if (hasFiles) resources = compileFiles(options.filename ?? [], options.namespace).resources;
-      else if (options.adminAddr !== undefined) resources = (await fetchConfigDump(options.adminAddr)).resources;
-      else {
-        const forwarded = await forwardToPod(options.kubeconfig, parsePodTarget(proxy ?? "", "istio-system"), Number(options.adminPort));
-        try {
-          resources = (await fetchConfigDump(forwarded.address)).resources;
-        } finally {
-          await forwarded.close();
-        }
+      else if (options.adminAddr !== undefined) {
+        const address = options.adminAddr;
+        resources = await withProgress(options.verbose, async (progress) => {
+          progress.phase(`reading Envoy's /config_dump at ${address}`);
+          return (await fetchConfigDump(address)).resources;
+        });
+      } else {
+        resources = await withProgress(options.verbose, async (progress) => {
+          const forwarded = await forwardToPod(options.kubeconfig, parsePodTarget(proxy ?? "", "istio-system"), Number(options.adminPort), progress);
+          try {
+            progress.phase(`reading Envoy's /config_dump through ${forwarded.address}`);
+            return (await fetchConfigDump(forwarded.address)).resources;
+          } finally {
+            await forwarded.close();
+          }
+        });
       }
       const printable: EnvoyResources = { ...resources, endpoints: resources.endpoints.map(envoyJson) as EnvoyResources["endpoints"], secrets: resources.secrets.map(withoutPrivateKeys) as EnvoyResources["secrets"] };
       const selected = kind === "all" ? kinds : [kind];

@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
+import { verboseHelp, withProgress } from "../progress.js";
 import { findEnvoy } from "../standalone/envoy-binary.js";
 import { listenerTable, startStandalone } from "../standalone/runner.js";
 
@@ -13,6 +14,7 @@ interface RunCommandOptions {
   namespace: string;
   debounce: string;
   envoyLogLevel: string;
+  verbose?: boolean;
 }
 
 function integer(flag: string, text: string, min: number, max: number): number {
@@ -59,6 +61,7 @@ export function registerRunCommand(program: Command): void {
     .option("-n, --namespace <namespace>", "namespace for manifests that have none", "default")
     .option("--debounce <ms>", "wait this long after the last change in the folder before compiling", "150")
     .option("--envoy-log-level <level>", "Envoy's log level (trace|debug|info|warning|error|critical|off)", "error")
+    .option("--verbose", verboseHelp)
     .addHelpText("after", examples)
     .action(async (options: RunCommandOptions) => {
       const configDir = resolve(options.configDir);
@@ -69,7 +72,7 @@ export function registerRunCommand(program: Command): void {
       process.on("SIGTERM", () => onSignal("stopping (SIGTERM)"));
       const out = painter(process.stdout);
       const err = painter(process.stderr);
-      const standalone = await startStandalone({
+      const standalone = await withProgress(options.verbose, (progress) => startStandalone({
         configDir,
         envoyPath: findEnvoy(options.envoy),
         address: options.address,
@@ -80,9 +83,14 @@ export function registerRunCommand(program: Command): void {
         debounceMs: integer("--debounce", options.debounce, 0, 60_000),
         envoyLogLevel: options.envoyLogLevel,
         signal: interrupted.signal,
-        info: (line) => process.stdout.write(`${line.startsWith("applied") ? out(32, line) : line}\n`),
-        problem: (line) => process.stderr.write(`${line.startsWith("refused") ? err(31, line) : line}\n`),
-      });
+        info: (line) => {
+          progress.clear();
+          process.stdout.write(`${line.startsWith("applied") ? out(32, line) : line}\n`);
+        },
+        // During start-up through the progress reporter (a spinner line is not garbled); it is a plain write once done.
+        problem: (line) => progress.print(`${line.startsWith("refused") ? err(31, line) : line}\n`),
+        phase: (text) => progress.phase(text),
+      }));
       process.stdout.write(
         [
           out(1, `pilotfish run: ${configDir} on Envoy (config version ${standalone.version})`),

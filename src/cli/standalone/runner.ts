@@ -43,6 +43,8 @@ export interface StandaloneOptions {
   info(line: string): void;
   /** Problems: refused edits, compiler diagnostics, Envoy's rejections and output. */
   problem(line: string): void;
+  /** Start-up's phases (compiling, ADS, Envoy, its listeners), for a progress line. */
+  phase?(text: string): void;
 }
 
 export interface Standalone {
@@ -110,6 +112,7 @@ export function listenerTable(listeners: readonly ListenerInfo[]): string[] {
 
 export async function startStandalone(options: StandaloneOptions): Promise<Standalone> {
   const placement: ListenerPlacement = { address: options.address, portOffset: options.portOffset };
+  options.phase?.(`compiling ${options.configDir}`);
   const first = compileFolder(options, placement);
   if (!first.ok) {
     throw new Error(`the config folder ${options.configDir} has errors:\n${first.problems.map((p) => `  ${formatProblem(p)}`).join("\n")}`);
@@ -148,6 +151,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
       warn: (message: string) => options.problem(`ADS: ${message}`),
     };
     // Standalone: a local Envoy on loopback, no Kubernetes to authenticate it with.
+    options.phase?.("starting the ADS server");
     xds = await startXds({ address: options.xdsAddress, plaintext: false, authentication: "none", logger });
     let current = first.compiled;
     let version = 1;
@@ -164,6 +168,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
       JSON.stringify(adsBootstrap({ xdsHost, xdsPort, adminPort: options.adminPort, namespace: proxy.namespace, workloadName: proxy.name, labels: proxy.labels }), null, 2),
     );
     options.info(`starting Envoy (${options.envoyPath}) for gateway ${proxyKey}, ADS on ${xds.address}`);
+    options.phase?.("starting Envoy");
     const child = spawn(
       options.envoyPath,
       [
@@ -199,17 +204,12 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
     // Envoy is ready when its admin interface is up and every listener accepts connections.
     const deadline = Date.now() + 30_000;
     let adminAddress = "";
-    let waitingSaid = false;
-    const started = Date.now();
+    options.phase?.("waiting for Envoy's admin interface and listeners");
     for (;;) {
       if (options.signal?.aborted) throw new Error("interrupted while starting; stopped Envoy and cleaned up");
       if (exitReason) throw new Error(`${exitReason} before its listeners came up`);
       if (listenerNack) throw new Error(`Envoy rejected the listeners: ${listenerNack}`);
       if (Date.now() > deadline) throw new Error("Envoy did not open its listeners within 30 s");
-      if (!waitingSaid && Date.now() - started > 1000) {
-        options.info("waiting for Envoy's listeners...");
-        waitingSaid = true;
-      }
       if (!adminAddress) {
         try {
           adminAddress = readFileSync(adminPath, "utf8").trim();

@@ -6,7 +6,6 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,16 +13,9 @@ import { dump } from "js-yaml";
 import { installCrds } from "../../support/crds.js";
 import { startControlPlane } from "../../support/control-plane.js";
 import type { ControlPlane } from "../../support/control-plane.js";
-import { repoRoot } from "../../support/paths.js";
-import { cliNodeArgs } from "../../support/cli.js";
+import { runCli } from "../../support/cli.js";
 
-function pilotfish(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [...cliNodeArgs(), ...args], { cwd: repoRoot, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+const pilotfish = (...args: string[]) => runCli(args);
 
 const manifests = [
   { apiVersion: "v1", kind: "Namespace", metadata: { name: "shop" } },
@@ -89,6 +81,16 @@ describe("pilotfish analyze --cluster", { timeout: 600_000 }, () => {
     assert.deepEqual(summary(findings), expected);
     assert.ok(findings.every((f) => (f.fix ?? "").length > 0), "every finding says how to fix it");
     assert.match(run.stderr, /cluster analyzed: 2 error\(s\), 3 warning\(s\)/);
+    assert.doesNotMatch(run.stderr, /listing Gateways/, "no progress off a terminal without --verbose");
+  });
+
+  test("--verbose: timestamped phase lines on stderr, -o json on stdout still parses to the same findings", async () => {
+    const run = await pilotfish("analyze", "--cluster", "--kubeconfig", controlPlane.kubeconfigPath, "-o", "json", "--verbose");
+    assert.equal(run.code, 1, run.stderr);
+    assert.deepEqual(summary(JSON.parse(run.stdout) as JsonFinding[]), expected);
+    assert.match(run.stderr, /^\[ +\d+\.\ds\] listing Gateways, VirtualServices, DestinationRules and Services at \S+ \(kubeconfig: /m);
+    assert.match(run.stderr, /^\[ +\d+\.\ds\] reading the 2 credential Secret\(s\) the Gateways name$/m);
+    assert.ok(!run.stderr.includes("\x1b"), "no escape codes off a terminal");
   });
 
   test("the same manifests from files give the same findings; a fixed set exits 0", async () => {
