@@ -123,8 +123,20 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
     operator = await start("pilotfish-operator-scale");
 
     // The gateway: agent mode, 2 replicas, the agent reaching the operator on the node IP.
-    const gatewayDocs = loadAll(readFileSync(join(repoRoot, "config", "gateway", "agent", "deployment.yaml"), "utf8").replace("pilotfish.istio-system.svc:15010", `${kube.nodeIp}:${xdsPort}`)) as Manifest[];
-    for (const doc of gatewayDocs) if (doc?.kind === "Deployment") (doc.spec as { replicas: number }).replicas = 2;
+    // config/gateway is agent mode (the default); its agent speaks TLS to pilotfish.istio-system.svc,
+    // this operator plaintext on the node IP (no cluster DNS on the bench).
+    const gatewayDocs = loadAll(readFileSync(join(repoRoot, "config", "gateway", "deployment.yaml"), "utf8")) as Manifest[];
+    for (const doc of gatewayDocs) {
+      if (doc?.kind !== "Deployment") continue;
+      const spec = doc.spec as { replicas: number; template: { spec: { initContainers?: { args?: string[] }[]; containers: { args?: string[] }[] } } };
+      spec.replicas = 2;
+      for (const container of [...(spec.template.spec.initContainers ?? []), ...spec.template.spec.containers]) {
+        const at = container.args?.indexOf("--upstream") ?? -1;
+        if (!container.args || at < 0) continue;
+        container.args[at + 1] = `${kube.nodeIp}:${xdsPort}`;
+        container.args.push("--upstream-plaintext");
+      }
+    }
     await kubectl(["apply", "-f", "-"], gatewayDocs.map((doc) => dump(doc)).join("---\n"), gatewayNs);
 
     // One upstream pod every Service's EndpointSlice names.

@@ -164,9 +164,10 @@ describe("publishing compact objects", () => {
 describe("the gateway pod mounts every shard", () => {
   type Source = { configMap?: { name: string; optional?: boolean }; secret?: { name: string; optional?: boolean } };
   type Doc = { kind?: string; spec?: { template?: { spec?: { volumes?: { name: string; projected?: { sources?: Source[] } }[] } } } };
-  for (const mode of ["agent", "ads"]) {
-    test(`config/gateway/${mode} (rendered from the chart): the five objects and shards 1 … ${maxShardsPerGroup - 1} of each, optional`, () => {
-      const docs = loadAll(readFileSync(join(repoRoot, "config/gateway", mode, "deployment.yaml"), "utf8")) as Doc[];
+  // config/gateway is agent mode (the default), config/gateway/ads the ads one.
+  for (const dir of ["config/gateway", "config/gateway/ads"]) {
+    test(`${dir} (rendered from the chart): the five objects and shards 1 … ${maxShardsPerGroup - 1} of each, optional`, () => {
+      const docs = loadAll(readFileSync(join(repoRoot, dir, "deployment.yaml"), "utf8")) as Doc[];
       const deployment = docs.find((doc) => doc?.kind === "Deployment");
       const volume = deployment?.spec?.template?.spec?.volumes?.find((candidate) => candidate.name === "proxy-config");
       const mounted = new Map((volume?.projected?.sources ?? []).map((source) => [(source.configMap ?? source.secret)?.name ?? "", source]));
