@@ -38,8 +38,11 @@ export default async function* durationsReporter(source) {
     if (isFile && event.type === "test:complete") entry.endedAt = Date.now();
     if (event.type === "test:fail") entry.failed = true;
   }
+  // Only test files the runner started: a shared module that defines tests (imported by several
+  // files) reports events under its own path but is never dequeued itself.
   const rows = [...files.entries()]
-    .map(([file, entry]) => ({ file: relative(process.cwd(), file), seconds: ((entry.endedAt ?? Date.now()) - (entry.startedAt ?? runStarted)) / 1000, failed: entry.failed }))
+    .filter(([, entry]) => entry.startedAt !== undefined)
+    .map(([file, entry]) => ({ file: relative(process.cwd(), file), seconds: ((entry.endedAt ?? Date.now()) - (entry.startedAt ?? Date.now())) / 1000, failed: entry.failed }))
     .sort((a, b) => b.seconds - a.seconds);
   const top = Number(process.env.PILOTFISH_DURATIONS_TOP) || rows.length;
   const total = rows.reduce((sum, row) => sum + row.seconds, 0);
