@@ -80,6 +80,7 @@ describe("proxy-config and explain through the Kubernetes API's port-forward", {
 
   after(async () => {
     if (!cluster) return;
+    await cluster.kubectl(["delete", "namespace", namespace, "--wait=false"]);
     await cluster.stop();
   });
 
