@@ -1,4 +1,6 @@
 import { execFileSync } from "node:child_process";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "./paths.js";
 import { cleanupAtExit, spawnManaged, stopManaged } from "./processes.js";
@@ -44,15 +46,46 @@ function ip(...args: string[]): void {
 
 
 /**
- * Each test process gets its own bridge and /24, derived from its pid, so concurrent test files
- * never share addresses; the third octet is 1..126, below the bench node's addresses (node IP
- * 198.19.127.1, pods 198.19.128.0/17: scripts/node.sh).
+ * Each pod network gets its own bridge and /24 so concurrent test files (`make integration` runs
+ * two at a time) never share addresses: the third octet is 1..126, below the bench node's
+ * addresses (node IP 198.19.127.1, pods 198.19.128.0/17: scripts/node.sh), claimed with a lock
+ * file naming the holder's pid (pid % 126 alone let two processes pick the same /24).
  */
+function claimSubnet(): { id: number; release: () => void } {
+  for (let attempt = 0; attempt < 126; attempt++) {
+    const id = ((process.pid + attempt) % 126) + 1;
+    const lock = join(tmpdir(), `pilotfish-podnet-${id}.lock`);
+    try {
+      writeFileSync(lock, String(process.pid), { flag: "wx" });
+    } catch {
+      let holder = 0;
+      try {
+        holder = Number(readFileSync(lock, "utf8").trim());
+      } catch {
+        // released just now: take it
+      }
+      if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) continue; // this process's other network too
+      writeFileSync(lock, String(process.pid)); // its holder died without releasing it
+    }
+    return { id, release: () => rmSync(lock, { force: true }) };
+  }
+  throw new Error("every pod subnet 198.19.1-126.0/24 is claimed (pilotfish-podnet-*.lock in the temp folder)");
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function startPodNetwork(): Promise<PodNetwork> {
   if (process.getuid?.() !== 0) throw new Error("pod networks need root (ip netns, veth, bridge)");
-  const id = process.pid % 126 + 1;
+  const { id, release } = claimSubnet();
   const prefix = `198.19.${id}`;
-  const bridge = `pfbr${process.pid}`.slice(0, 15);
+  const bridge = `pfbr${id}x${process.pid}`.slice(0, 15);
   const gateway = `${prefix}.1`;
   const pods: Pod[] = [];
   const namespaces: string[] = [];
@@ -75,7 +108,10 @@ export async function startPodNetwork(): Promise<PodNetwork> {
   ip("link", "add", bridge, "type", "bridge");
   ip("addr", "add", `${gateway}/24`, "dev", bridge);
   ip("link", "set", bridge, "up");
-  const forget = cleanupAtExit(teardown);
+  const forget = cleanupAtExit(() => {
+    teardown();
+    release();
+  });
 
   return {
     gateway,
@@ -104,6 +140,7 @@ export async function startPodNetwork(): Promise<PodNetwork> {
     },
     async destroy(): Promise<void> {
       teardown();
+      release();
       forget();
     },
   };
