@@ -1,25 +1,30 @@
 /**
- * `pilotfish proxy-config` and `explain` reaching a gateway pod through the Kubernetes API's
- * port-forward (no address given): a real pod on the bench's node running the project's proxy
- * image (Envoy, admin on the pod's 127.0.0.1:15000 only), named as deploy/name.namespace.
+ * The CLI reaching pods through the Kubernetes API's port-forward (no address given), on the
+ * bench's node:
+ * - `proxy-config` and `explain`: a gateway pod running the project's proxy image (Envoy, admin on
+ *   the pod's 127.0.0.1:15000 only), named as deploy/name.namespace;
+ * - `proxy-status`: the operator installed from the chart (two replicas, ADS on), each
+ *   replica's /debug/syncz (on the pod's loopback) read through its own port-forward and merged.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { dump } from "js-yaml";
+import { chartDir } from "../../scripts/generate-config/render.js";
+import { runCli } from "../support/cli.js";
 import { startCluster, printClusterStateOnFailure } from "../support/cluster.js";
 import type { Cluster } from "../support/cluster.js";
-import { repoRoot } from "../support/paths.js";
-import { cliNodeArgs } from "../support/cli.js";
+import { waitFor } from "../support/net.js";
+import { helmFor } from "./support/helm.js";
 
 const namespace = "pf-test";
+const releaseNs = "istio-system";
+const operatorSelector = "app.kubernetes.io/name=pilotfish,app.kubernetes.io/component=operator";
 
 function pilotfish(env: NodeJS.ProcessEnv, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [...cliNodeArgs(), ...args], { cwd: repoRoot, env: { ...process.env, ...env } }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
+  return runCli(args, { env: { ...process.env, ...env } });
 }
 
 const bootstrap = {
@@ -51,9 +56,11 @@ const bootstrap = {
 
 describe("proxy-config and explain through the Kubernetes API's port-forward", { timeout: 600_000 }, () => {
   let cluster: Cluster;
+  let helmHome = "";
 
   before(async () => {
-    cluster = await startCluster({ images: ["proxy"] });
+    cluster = await startCluster({ images: ["operator", "proxy"] });
+    helmHome = mkdtempSync(join(tmpdir(), "pilotfish-e2e-helm-"));
     await cluster.kubectlOk(["create", "namespace", namespace]);
     const manifests = [
       { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "gw-bootstrap", namespace }, data: { "envoy.yaml": dump(bootstrap) } },
@@ -79,12 +86,13 @@ describe("proxy-config and explain through the Kubernetes API's port-forward", {
   });
 
   after(async () => {
+    if (helmHome) rmSync(helmHome, { recursive: true, force: true });
     if (!cluster) return;
     await cluster.kubectl(["delete", "namespace", namespace, "--wait=false"]);
     await cluster.stop();
   });
 
-  printClusterStateOnFailure(() => cluster, () => [namespace]);
+  printClusterStateOnFailure(() => cluster, () => [namespace, releaseNs]);
 
   it("proxy-config routes deploy/gw.pf-test reads the pod's Envoy admin; explain --proxy traces the same config", async () => {
     const env = { KUBECONFIG: cluster.kubeconfigPath };
@@ -98,5 +106,40 @@ describe("proxy-config and explain through the Kubernetes API's port-forward", {
     const missing = await pilotfish(env, "proxy-config", "routes", `deploy/nope.${namespace}`);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /Deployment pf-test\/nope not found/);
+  });
+
+  it("proxy-status with no address reads every operator pod of the chart's Deployment through port-forward", async () => {
+    const helm = helmFor(cluster.kubeconfigPath, helmHome);
+    // ADS on: the operator serves /debug/syncz on its pod's 127.0.0.1:15011 only.
+    await helm(["install", "pilotfish", chartDir, "--namespace", releaseNs, "--create-namespace", "--set", "xds.enabled=true", "--wait", "--timeout", "5m"]);
+    await cluster.kubectlOk(["wait", "--for=condition=Ready", "pod", "-l", operatorSelector, "--timeout=180s"], { namespace: releaseNs });
+    const pods = (await cluster.kubectlOk(["get", "pods", "-l", operatorSelector, "-o", "jsonpath={.items[*].metadata.name}"], { namespace: releaseNs })).split(" ").filter(Boolean).sort();
+    assert.ok(pods.length >= 2, `the chart runs several operator replicas (${pods.join(", ")})`);
+    const env = { KUBECONFIG: cluster.kubeconfigPath };
+    type Status = { operators: Array<{ pod: string; server?: { instance?: string } }>; proxies: unknown[] };
+    let last = "";
+    const status = await waitFor(
+      async () => {
+        const run = await pilotfish(env, "proxy-status", "-o", "json", "--verbose");
+        last = `exit ${run.code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`;
+        return run.code === 0 ? { parsed: JSON.parse(run.stdout) as Status, stderr: run.stderr } : undefined;
+      },
+      { timeoutMs: 240_000, intervalMs: 2_000, what: "proxy-status reading the operator pods" },
+    ).catch((error: unknown) => {
+      throw new Error(`${error instanceof Error ? error.message : String(error)}; last run: ${last}`);
+    });
+    // Every replica serves ADS, so every Running pod is read (as istioctl reads every istiod).
+    assert.deepEqual(status.parsed.operators.map((operator) => operator.pod).sort(), pods, "every Running operator pod was read");
+    assert.ok(status.parsed.operators.every((operator) => (operator.server?.instance ?? "") !== ""), "each answered with its own /debug/syncz");
+    assert.match(status.stderr, /port-forward|reading \/debug\/syncz from istio-system\//, "--verbose reports the phases on stderr; stdout stayed JSON");
+    const table = await pilotfish(env, "proxy-status");
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /^NAME\s+CLUSTER\s+CDS\s+LDS\s+EDS\s+RDS\s+SDS\s+ECDS\s+ISTIOD\s+VERSION/);
+    const notConnected = await pilotfish(env, "proxy-status", "nobody.istio-system");
+    assert.equal(notConnected.code, 1);
+    assert.match(notConnected.stderr, /proxy nobody\.istio-system is not connected to the operator at deploy\/pilotfish\.istio-system/);
+    const wrong = await pilotfish(env, "proxy-status", "--operator", "deploy/nope.istio-system");
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /Deployment istio-system\/nope not found/);
   });
 });
