@@ -86,9 +86,15 @@ describe("proxy-config and explain through the Kubernetes API's port-forward", {
   });
 
   after(async () => {
+    if (cluster) {
+      // One node may serve several files (make e2e): the release and its namespace go, so the
+      // chart's own test installs on a clean istio-system (the CRDs stay, as helm keeps them).
+      if (helmHome) await helmFor(cluster.kubeconfigPath, helmHome)(["uninstall", "pilotfish", "--namespace", releaseNs, "--wait"]).catch(() => undefined);
+      await cluster.kubectl(["delete", "namespace", releaseNs, "--ignore-not-found", "--timeout=120s"]);
+      await cluster.kubectl(["delete", "namespace", namespace, "--wait=false"]);
+    }
     if (helmHome) rmSync(helmHome, { recursive: true, force: true });
     if (!cluster) return;
-    await cluster.kubectl(["delete", "namespace", namespace, "--wait=false"]);
     await cluster.stop();
   });
 
