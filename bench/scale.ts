@@ -28,7 +28,7 @@
  * - the published objects' sizes; the agent's and Envoy's RSS in each pod (from the host's /proc,
  *   by the pod's cgroup);
  * - the operator stopped, one gateway pod deleted: the new pod serves every host from its mounted
- *   objects alone (the durable record, compressed past 1 MiB: ADR 0016).
+ *   objects alone (the durable record, compressed past 1 MiB: ADR 0018).
  */
 import { readFileSync, readdirSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -76,7 +76,7 @@ export function resourcesFromFiles(files: ReadonlyMap<string, string>): EnvoyRes
 /**
  * Reads the mounted folder: through kubelet's `..data` link when there is one (every file of one
  * version appears in the same rename), else the folder itself (a plain directory, e.g. in tests).
- * Compact files (ADR 0016: `<file>.gz`, or its parts `<file>.gz.000`, `.001`…, possibly from
+ * Compact files (ADR 0018: `<file>.gz`, or its parts `<file>.gz.000`, `.001`…, possibly from
  * several shard objects) are joined and decompressed; a file present both ways (a group switching
  * form mid-publish) is read from its compressed form.
  */

@@ -415,7 +415,7 @@ export class Operator {
       // Only files mode's Envoy watches files (one inotify instance each); over ADS there is no budget.
       maxFileSubscriptions: (this.#options.gatewayMode ?? "files") === "files" ? this.#options.maxFileSubscriptions : Number.MAX_SAFE_INTEGER,
       // In files mode Envoy reads the files (plain, one object per group); otherwise only the agent
-      // does, so large groups may be compressed and sharded (ADR 0016).
+      // does, so large groups may be compressed and sharded (ADR 0018).
       reader: (this.#options.gatewayMode ?? "files") === "files" ? "envoy" : "agent",
     });
     this.#metrics.fileSubscriptions.set({ proxy: key }, planned.ok ? planned.plan.fileSubscriptions : planned.fileSubscriptions);

@@ -11,7 +11,7 @@
  *   Secret    pilotfish-<proxy>-sds   sds.<secret>.yaml   (TLS private keys live only here)
  *
  * When the agent, not Envoy, reads the files (agent and ads modes: `reader: "agent"`), a group
- * whose plain files would exceed Kubernetes' 1 MiB is stored compact instead (ADR 0016): every
+ * whose plain files would exceed Kubernetes' 1 MiB is stored compact instead (ADR 0018): every
  * file gzip-compressed under `<file>.gz` (cut into `<file>.gz.000`, `.001`… when one file's gzip
  * alone would not fit), packed in order into the group's object and, past 1 MiB, its shards
  * `pilotfish-<proxy>-<group>-1` … `-<maxShardsPerGroup - 1>`, all projected into the same folder.
@@ -235,7 +235,7 @@ export function compactObjects(proxy: ProxyWorkload, group: ObjectGroup, files: 
       entries.push([file, content]);
       continue;
     }
-    // zlib's default level 6: level 9 took 1.8× the time for 3% fewer bytes (ADR 0016). The
+    // zlib's default level 6: level 9 took 1.8× the time for 3% fewer bytes (ADR 0018). The
     // output is deterministic (Node writes no mtime): equal files, equal hashes, nothing rewritten.
     const gzip = gzipSync(content, { level: 6 });
     if (gzip.length <= compressedPartBytes) {

@@ -6,7 +6,7 @@
  * Removing a file is done in two steps so that no published listener or cluster ever points at a
  * file that is gone: the EDS/RDS/SDS objects are first written with the new files plus the ones
  * the currently published CDS/LDS may still reference, then CDS and LDS, then the leftovers are
- * pruned. (A kubelet sync can land between any two writes.) In compact form (ADR 0016) a group
+ * pruned. (A kubelet sync can land between any two writes.) In compact form (ADR 0018) a group
  * spans several objects: a file still published in any of them is not a leftover (it moved), and
  * shards the plan no longer uses are emptied (never deleted: the pod's volume lists them as
  * optional, and the Deployment's garbage collection removes them).

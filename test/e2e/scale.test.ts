@@ -1,5 +1,5 @@
 /**
- * The compact durable record on a real kubelet (ADR 0016), small enough for CI: bench/scale.ts's
+ * The compact durable record on a real kubelet (ADR 0018), small enough for CI: bench/scale.ts's
  * scenario with 250 services (5 routes each: `-rds` ~1.1 MB plain, over Kubernetes' 1 MiB) and 10
  * TLS hosts, in agent mode with 2 gateway replicas on a node whose `fs.inotify.max_user_instances`
  * is 128. Both pods serve every host over HTTP and HTTPS/SNI; `-rds` is published gzip-compressed

@@ -1,5 +1,5 @@
 /**
- * The compact form of the published objects (ADR 0016): when the agent reads the files (agent and
+ * The compact form of the published objects (ADR 0018): when the agent reads the files (agent and
  * ads modes), a group over Kubernetes' 1 MiB is gzip-compressed and, if still too large, cut into
  * parts and shards; the folder kubelet would project from those objects reads back as exactly the
  * compiled config. Files mode (Envoy reads the files) keeps plain files and its 1 MiB limit.
