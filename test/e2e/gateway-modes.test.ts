@@ -1,16 +1,22 @@
 /**
  * The gateway modes on the bench's real node (issue 11; ADR 0010): the operator on the host serves
  * ADS on the node IP (reachable from pods), and the gateway pod runs in each mode in turn on one
- * node — `files` (only to measure apply → served), `agent` (Envoy → the pod's pilotfish agent over
- * a Unix socket, the agent → the operator) and `ads` (Envoy → the operator):
+ * node — `files` (only to measure apply → served), `ads` (Envoy → the operator, with the
+ * operator's defaults: TLS verified against the published CA root, the pod's projected token
+ * checked by TokenReview) and `agent` (Envoy → the pod's pilotfish agent over a Unix socket, the
+ * agent → the operator, plaintext as config/gateway/agent is rendered). Each mode switch replaces
+ * the gateway pod (Envoy reads its bootstrap only at start):
  *
- * - ads and agent: labs L2, L3 (certificate over SDS) and L6 from `kubectl apply`; a VirtualService
- *   change; a scale-out with EDS alone pushed (the operator's /debug/pushz); a credential rotation
- *   with SDS alone pushed; the operator's /debug/syncz shows the pod's stream SYNCED;
+ * - ads and agent: labs L2, L3 (certificate over SDS), L6, L8 (TCP) and L9 (SNI passthrough) from
+ *   `kubectl apply`; a VirtualService change; a scale-out with EDS alone pushed (the operator's
+ *   /debug/pushz); a credential rotation with SDS alone pushed; the operator's /debug/syncz shows
+ *   the pod's stream SYNCED (in ads mode, authenticated as the pod);
+ * - ads: Envoy killed (its pod deleted) → the new one converges; the operator restarted → Envoy
+ *   reconnects with nothing re-sent and the same versions; an Envoy restarted while the operator
+ *   is down comes up empty and serves once it is back (the contrast, issue 10);
  * - agent: the gateway pod deleted while the operator is stopped → the new pod serves the last
  *   config from its mounted ConfigMaps; the operator back → the agent switches upstream with
- *   nothing pushed to Envoy (its log) and no failed request;
- * - ads: an Envoy restarted while the operator is down comes up empty (the contrast, issue 10).
+ *   nothing pushed to Envoy (its log) and no failed request.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -26,7 +32,7 @@ import { startCluster, printClusterStateOnFailure } from "../support/cluster.js"
 import type { Cluster } from "../support/cluster.js";
 import { installCrds } from "../support/crds.js";
 import { labPath, labsSkip } from "../support/labs.js";
-import { freePort, httpRequest, waitFor } from "../support/net.js";
+import { freePort, httpRequest, tcpExchange, waitFor } from "../support/net.js";
 import type { HttpRequestOptions, HttpResponse } from "../support/net.js";
 import { repoRoot } from "../support/paths.js";
 import { operatorKubeconfig } from "../integration/operator/support/identity.js";
@@ -76,13 +82,18 @@ describe("gateway modes on the bench's node: agent and ads (files for comparison
   const debug = async <T>(path: string): Promise<T> => (await (await fetch(`http://127.0.0.1:${debugPort}${path}`)).json()) as T;
   const pushesSince = async (at: number): Promise<PushRecord[]> => (await debug<PushRecord[]>("/debug/pushz")).filter((p) => p.at >= at && p.proxy === proxyKey);
   const pushedTypes = (records: PushRecord[]): string[] => [...new Set(records.map((r) => r.type))].sort();
-  /** Every connection of the gateway at the operator: every subscribed type SYNCED. */
+  /**
+   * Every connection of the gateway at the operator: LDS and CDS subscribed (a stream still being
+   * authenticated has subscribed nothing) and every subscribed type SYNCED.
+   */
   const synced = (what: string): Promise<SyncStatus["proxies"]> =>
     waitFor(async () => {
-      const proxies = (await debug<SyncStatus>("/debug/syncz")).proxies.filter((p) => p.proxy === proxyKey);
-      const ok = proxies.length > 0 && proxies.every((p) => Object.values(p.types).every((t) => !t.subscribed || t.status === "SYNCED"));
+      const proxies = (await debug<SyncStatus>("/debug/syncz").catch(() => undefined))?.proxies.filter((p) => p.proxy === proxyKey) ?? [];
+      const ok = proxies.length > 0 && proxies.every((p) => Boolean(p.types.LDS?.subscribed && p.types.CDS?.subscribed) && Object.values(p.types).every((t) => !t.subscribed || t.status === "SYNCED"));
       return ok ? proxies : undefined;
     }, { ...propagation, what: `${what}: the gateway's ADS streams SYNCED at the operator` });
+  const gatewayPods = async (): Promise<string[]> =>
+    (await kubectl(["get", "pods", "-l", "istio=ingressgateway", "-o", "jsonpath={.items[*].metadata.name}"], undefined, gatewayNs)).split(" ").filter(Boolean).sort();
 
   const startOperatorIn = async (gatewayMode: GatewayMode, name: string): Promise<OperatorProcess> =>
     startOperator({
@@ -91,13 +102,20 @@ describe("gateway modes on the bench's node: agent and ads (files for comparison
       proxyAdminPort: 15000,
       proxyStatusPort: 15021,
       name,
-      // ads mode's Envoy dials the operator with no token (Envoy reads no gRPC metadata from a
-      // file) and needs its secrets over SDS: plaintext and no authentication, both explicitly.
-      extraArgs: ["--gateway-mode", gatewayMode, "--xds-address", `${cluster.nodeIp}:${xdsPort}`, "--xds-plaintext", "--xds-auth", "none", "--xds-debug-addr", `127.0.0.1:${debugPort}`, "--debounce", "10"],
+      // ads: the operator's defaults (TLS, Kubernetes authentication), as config/gateway/ads expects.
+      // agent: plaintext and no authentication, both explicitly, as config/gateway/agent is rendered.
+      extraArgs: [
+        "--gateway-mode", gatewayMode,
+        "--xds-address", `${cluster.nodeIp}:${xdsPort}`,
+        ...(gatewayMode === "ads" ? [] : ["--xds-plaintext", "--xds-auth", "none"]),
+        "--xds-debug-addr", `127.0.0.1:${debugPort}`,
+        "--debounce", "10",
+      ],
     });
 
   /** The operator in `next` mode, its bootstrap published, then the Deployment of that mode rolled out. */
   const switchMode = async (next: GatewayMode): Promise<void> => {
+    const previousPods = await gatewayPods();
     await operator?.stop();
     operator = await startOperatorIn(next, `pilotfish-operator-${next}`);
     const marker = next === "agent" ? '"pipe"' : next === "ads" ? `"${cluster.nodeIp}"` : "path_config_source";
@@ -112,9 +130,23 @@ describe("gateway modes on the bench's node: agent and ads (files for comparison
       : readFileSync(join(repoRoot, "config", "gateway", next, "deployment.yaml"), "utf8").replace("pilotfish.istio-system.svc:15010", `${cluster.nodeIp}:${xdsPort}`);
     await kubectl(["apply", "-f", "-"], manifest, gatewayNs);
     await rollout(proxy, gatewayNs);
-    await waitFor(async () => (await kubectl(["get", "pods", "-l", "istio=ingressgateway", "-o", "name"], undefined, gatewayNs)).trim().split("\n").length === 1, { ...propagation, what: "one gateway pod" });
+    // Envoy reads its bootstrap once: only a new pod runs the new mode. (Until the chart marked
+    // the pod template with the mode, files → plaintext ads changed nothing in it: no rollout,
+    // and the files-mode Envoy went on serving while the test waited for an ADS stream.)
+    const pods = await waitFor(async () => {
+      const current = await gatewayPods();
+      return current.length === 1 ? current : undefined;
+    }, { ...propagation, what: "one gateway pod" });
+    assert.ok(!previousPods.includes(pods[0]!), `the ${next} mode switch replaced the gateway pod (${previousPods.join(", ")} → ${pods[0]})`);
     mode = next;
   };
+
+  /** The NodePort the operator gave the ingress Service for a Gateway server port (labs L8, L9). */
+  const nodePortFor = (port: number): Promise<number> =>
+    waitFor(async () => {
+      const service = JSON.parse(await kubectl(["get", "service", proxy, "-o", "json"], undefined, gatewayNs)) as { spec: { ports: Array<{ port: number; nodePort?: number }> } };
+      return service.spec.ports.find((entry) => entry.port === port)?.nodePort;
+    }, { ...propagation, what: `the ingress Service exposing port ${port} (added by the operator)` });
 
   /** kubectl apply of a VirtualService with a new directResponse path → the first 200 through the gateway, ms. */
   const applyToServed = async (serial: number): Promise<number> => {
@@ -193,14 +225,10 @@ describe("gateway modes on the bench's node: agent and ads (files for comparison
     await measure(3);
   });
 
-  // The ads block fails on main since xDS TLS/auth landed (b2d4918, c193775): L2 is served but the
-  // stream never reaches SYNCED — the operator re-sends CDS (one update, one removal) every 2 s, in
-  // step with the leader's Lease renewals (retry period 2 s).
-  // Skipped, not deleted, until that is found (issue 11's closing note of stop 3); agent mode runs.
-  const adsSkip = "ads mode never reaches SYNCED since xDS TLS/auth landed: CDS re-sent every 2 s (issue 11, stop 3 note)";
   let tlsLabsApplied = false;
+  let tcpLabsApplied = false;
   for (const next of ["ads", "agent"] as const) {
-    describe(`${next} mode`, { skip: next === "ads" ? adsSkip : false }, () => {
+    describe(`${next} mode`, () => {
       it(`${next}: the gateway pod serves L2 from its ${next === "agent" ? "agent" : "ADS stream to the operator"}; its stream is SYNCED at the operator`, async () => {
         await switchMode(next);
         const first = await eventually(`L2 in ${next} mode`, () => gateway("/api/catalog", host), 200);
@@ -208,6 +236,12 @@ describe("gateway modes on the bench's node: agent and ads (files for comparison
         const streams = await synced("L2");
         assert.equal(streams.length, 1, `one stream for the one pod: ${JSON.stringify(streams.map((s) => s.node))}`);
         assert.equal(streams[0]!.api, "delta");
+        if (next === "ads") {
+          // Envoy's own stream, admitted by its projected token (TokenReview) as the gateway's pod.
+          const [pod] = await gatewayPods();
+          assert.deepEqual(streams[0]!.identity, { namespace: gatewayNs, serviceAccount: "default", pod }, "authenticated as the gateway pod");
+          assert.ok(!streams[0]!.anonymous);
+        }
         if (next === "agent") {
           const logs = await kubectl(["logs", `deployment/${proxy}`, "-c", "pilotfish-agent"], undefined, gatewayNs);
           assert.match(logs, /serving upstream/, "the agent serves from the operator");
@@ -283,6 +317,67 @@ describe("gateway modes on the bench's node: agent and ads (files for comparison
         await waitFor(async () => (await gatewayTls("/api/catalog", host, { ca: rotated.root.certificatePem }).catch(() => undefined))?.status === 200, { ...propagation, what: "the rotated certificate served" });
         await synced("rotation");
         assert.deepEqual(pushedTypes(await pushesSince(mark)), ["SDS"], "only SDS pushed for the rotation");
+      });
+
+      it(`${next}: L8 (TCP, the port added to the ingress Service) and L9 (TLS passthrough by SNI)`, async () => {
+        if (!tcpLabsApplied) {
+          tcpLabsApplied = true;
+          await applyWorkloads("ch4", "echo.yaml");
+          for (const service of [1, 2]) {
+            // Each file carries the service's Deployment, Service and its TLS Secret.
+            await kubectl(["apply", "-f", "-"], withTestUpstreamImage(readFileSync(labPath("ch4", "sni", `simple-tls-service-${service}.yaml`), "utf8"), cluster.images["test-upstream"] ?? ""));
+            await applyLab("ch4", "sni", `passthrough-sni-vs-${service}.yaml`);
+          }
+          await rollout("tcp-echo-deployment");
+          await rollout("simple-tls-service-1");
+          await rollout("simple-tls-service-2");
+        }
+        // L8 (the previous mode may have left L9's Gateway on 31400: the lab swaps them).
+        await kubectl(["delete", "gateway", "sni-passthrough-gateway", "--ignore-not-found"]);
+        await applyLab("ch4", "gateway-tcp.yaml");
+        await applyLab("ch4", "echo-vs.yaml");
+        const received = await waitFor(async () => {
+          const text = await tcpExchange(cluster.nodeIp, await nodePortFor(31400), "hello pilotfish\n", { timeoutMs: 3000 }).catch(() => "");
+          return text.includes("Welcome") ? text : undefined;
+        }, { ...propagation, what: `L8 in ${next} mode: the echo pod answering through the gateway's TCP listener` });
+        assert.match(received, /Welcome, you are connected to node tcp-echo-deployment-/);
+        assert.ok(received.endsWith("hello pilotfish\n"), `the bytes come back: ${JSON.stringify(received)}`);
+        // L9: the TCP Gateway goes, the passthrough Gateway takes 31400.
+        await kubectl(["delete", "gateway", "echo-tcp-gateway"]);
+        await applyLab("ch4", "sni", "passthrough-sni-gateway-both.yaml");
+        for (const service of [1, 2]) {
+          const sniHost = `simple-sni-${service}.istioinaction.io`;
+          const ca = readFileSync(labPath("ch4", "sni", `simple-sni-${service}`, "2_intermediate", "certs", "ca-chain.cert.pem"));
+          const response = await eventually(`L9 in ${next} mode: ${sniHost} through passthrough`, async () => httpRequest({ url: `https://${cluster.nodeIp}:${await nodePortFor(31400)}/`, headers: { host: sniHost }, servername: sniHost, ca, timeoutMs: 5000 }), 200);
+          assert.equal(response.peerCertificate?.subjectCN, sniHost, "the service's own certificate: the gateway did not terminate TLS");
+          assert.match(response.body, new RegExp(`^simple-tls-service-${service}-`));
+        }
+        await synced("L8 and L9");
+      });
+
+      if (next === "ads") it("ads: Envoy killed (its pod deleted) → the new one converges; the operator restarted → nothing re-sent, no version churn", async () => {
+        const [killed] = await gatewayPods();
+        await kubectl(["delete", "pod", killed!, "--wait=false"], undefined, gatewayNs);
+        const replacement = await waitFor(async () => {
+          const pods = await gatewayPods();
+          return pods.length === 1 && pods[0] !== killed ? pods[0] : undefined;
+        }, { ...propagation, what: "the replacement gateway pod" });
+        await rollout(proxy, gatewayNs);
+        await eventually("L2 from the replacement Envoy", () => gateway("/api/catalog", host), 200);
+        const streams = await synced("the replacement Envoy");
+        assert.equal(streams.length, 1);
+        assert.equal(streams[0]!.identity?.pod, replacement, "the new pod's stream");
+
+        const versions = (await debug<SyncStatus>("/debug/syncz")).snapshots[proxyKey];
+        await operator?.stop();
+        operator = await startOperatorIn("ads", "pilotfish-operator-ads-restarted");
+        const reconnected = await synced("the operator restarted");
+        assert.equal(reconnected.length, 1);
+        assert.deepEqual((await debug<SyncStatus>("/debug/syncz")).snapshots[proxyKey], versions, "the same versions after the restart");
+        // Delta with initial_resource_versions: Envoy says what it has, and none of it is sent again.
+        const pushes = await pushesSince(0);
+        assert.deepEqual(pushes.flatMap((p) => p.resources.map((name) => `${p.type} ${name}`)), [], "nothing re-sent to the reconnected Envoy");
+        assert.equal((await gateway("/api/catalog", host)).status, 200);
       });
 
       if (next === "ads") it("ads (contrast): an Envoy restarted while the operator is down comes up empty", async () => {
