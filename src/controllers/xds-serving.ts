@@ -8,7 +8,7 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import { KubeRest } from "../sources/kube/rest.js";
 import { caSecretName } from "../webhook/index.js";
-import { issueServing, keepRenewed, loadOrCreateCa, renewAt } from "../webhook/certificates.js";
+import { issueServing, keepRenewed, loadCaWithRetry, renewAt } from "../webhook/certificates.js";
 import type { IssuedServing } from "../webhook/certificates.js";
 import { startXds } from "../xds/index.js";
 import type { XdsLogger, XdsServing } from "../xds/index.js";
@@ -58,18 +58,7 @@ export async function startOperatorXds(options: OperatorXdsOptions): Promise<Ope
     const xds = await startXds({ address: options.address, plaintext: true, authentication, anonymous, debugAddress: options.debugAddress, logger });
     return { ...xds, caPem: undefined, serving: () => undefined };
   }
-  // The CA is needed before anything can be served; API errors are retried, never fatal.
-  let loaded: Awaited<ReturnType<typeof loadOrCreateCa>> | undefined;
-  for (let attempt = 0; !loaded; attempt++) {
-    try {
-      loaded = await loadOrCreateCa(rest, options.namespace, caSecretName);
-    } catch (error) {
-      const delay = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
-      logger.warn(`xDS: CA Secret ${options.namespace}/${caSecretName}: ${(error as Error).message}; retrying in ${delay} ms`);
-      await new Promise((resolve) => setTimeout(resolve, delay));
-    }
-  }
-  const { ca } = loaded;
+  const { ca } = await loadCaWithRetry(rest, options.namespace, caSecretName, "xDS:", logger);
   const validityMs = options.servingValidityMs ?? 30 * DAY_MS;
   const serving = await issueServing(ca, options.certHosts, validityMs);
   const xds = await startXds({ address: options.address, plaintext: false, tls: serving, authentication, anonymous, debugAddress: options.debugAddress, logger });

@@ -16,6 +16,29 @@ export const caKeyKey = "ca-key.pem";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
+/**
+ * loadOrCreateCa until it succeeds: the CA is needed before anything can be served, so API errors
+ * are retried with a capped back-off (0.5 s doubling to 30 s), never fatal. The webhook and the xDS
+ * server share this.
+ */
+export async function loadCaWithRetry(
+  rest: KubeRest,
+  namespace: string,
+  name: string,
+  what: string,
+  logger: { warn(message: string): void },
+): Promise<{ ca: CertificateAuthority; created: boolean }> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await loadOrCreateCa(rest, namespace, name);
+    } catch (error) {
+      const delay = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
+      logger.warn(`${what} CA Secret ${namespace}/${name}: ${(error as Error).message}; retrying in ${delay} ms`);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
 /** The CA from the Secret, creating the Secret when there is none (a replica that loses the create race reads the winner's). */
 export async function loadOrCreateCa(rest: KubeRest, namespace: string, name: string): Promise<{ ca: CertificateAuthority; created: boolean }> {
   const path = `/api/v1/namespaces/${namespace}/secrets/${name}`;

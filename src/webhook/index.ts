@@ -13,7 +13,7 @@ import type { Logger } from "../controllers/log.js";
 import { parseAddress } from "../controllers/http-server.js";
 import { KubeRest } from "../sources/kube/rest.js";
 import { CaBundlePatcher } from "./ca-bundle.js";
-import { followTlsSecret, issueServing, keepRenewed, loadOrCreateCa, renewAt } from "./certificates.js";
+import { followTlsSecret, issueServing, keepRenewed, loadCaWithRetry, renewAt } from "./certificates.js";
 import type { IssuedServing } from "./certificates.js";
 import type { InjectionSettings } from "./inject/inject.js";
 import { WebhookServer } from "./server.js";
@@ -112,18 +112,7 @@ interface CertificateSource {
 async function ownCertificates(rest: KubeRest, options: WebhookOptions): Promise<CertificateSource> {
   const logger = options.logger;
   const validityMs = options.servingValidityMs ?? 30 * DAY_MS;
-  // The CA is needed before anything can be served; API errors are retried, never fatal.
-  let loaded: Awaited<ReturnType<typeof loadOrCreateCa>> | undefined;
-  for (let attempt = 0; !loaded; attempt++) {
-    try {
-      loaded = await loadOrCreateCa(rest, options.namespace, caSecretName);
-    } catch (error) {
-      const delay = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
-      logger.warn(`webhook CA Secret ${options.namespace}/${caSecretName}: ${(error as Error).message}; retrying in ${delay} ms`);
-      await new Promise((resolve) => setTimeout(resolve, delay));
-    }
-  }
-  const { ca, created } = loaded;
+  const { ca, created } = await loadCaWithRetry(rest, options.namespace, caSecretName, "webhook", logger);
   logger.info(`webhook CA ${created ? "created in" : "read from"} Secret ${options.namespace}/${caSecretName}`);
   const initial = await issueServing(ca, options.certHosts, validityMs);
   return {

@@ -96,6 +96,31 @@ describe("webhook certificates on a real apiserver", () => {
     await waitFor(async () => (await generation()) > overwritten.metadata.generation && (await current()), { timeoutMs: 20_000, what: "the overwritten caBundle put back" });
   });
 
+  it("a CA Secret it cannot write yet (its namespace missing) is retried, not fatal: the webhook serves once the namespace exists", async () => {
+    const port = await freePort();
+    let settled = false;
+    const starting = startWebhook({
+      kubeConfig: controlPlane.kubeConfig(),
+      namespace: "late-system",
+      address: `127.0.0.1:${port}`,
+      certHosts: ["127.0.0.1"],
+      injection: defaultInjectionSettings,
+      logger,
+      resyncMs: 300,
+    }).finally(() => {
+      settled = true;
+    });
+    // Attempts at 0, 0.5 s and 1.5 s fail with 404 (no namespace); the start neither fails nor serves.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    assert.equal(settled, false, "the start waits for its CA instead of failing");
+    await controlPlane.kubectlOk(["create", "namespace", "late-system"]);
+    const webhook = await starting;
+    running.push(webhook);
+    const secret = JSON.parse(await controlPlane.kubectlOk(["get", "secret", "pilotfish-webhook-ca", "-n", "late-system", "-o", "json"])) as { data: Record<string, string> };
+    const ca = Buffer.from(secret.data["ca-cert.pem"] ?? "", "base64").toString("utf8");
+    assert.equal((await post(port, ca, false)).status, 200, "served with a certificate of the CA created once the namespace existed");
+  });
+
   it("renews its serving certificate in place: requests across two renewals all succeed", async () => {
     const port = await freePort();
     // Renewed at 2/3 of its life: every 10 s, 5 s before it expires. A shorter life makes the
