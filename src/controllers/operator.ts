@@ -294,13 +294,14 @@ export class Operator {
       generation: Number((object.metadata as { generation?: number } | undefined)?.generation ?? 0),
       problem,
     }));
-    const credentials = checkCredentials(snapshot, this.#source.gatewayDeployments().map((deployment) => deployment.proxy), new Date());
+    const knownProxies = this.#source.gatewayDeployments().map((deployment) => deployment.proxy);
+    const credentials = checkCredentials(snapshot, knownProxies, new Date());
     this.#metrics.credentialExpiry.reset();
     for (const expiry of credentials.expiries) this.#metrics.credentialExpiry.set({ namespace: expiry.namespace, name: expiry.name }, expiry.seconds);
     await this.#credentialEvents(snapshot, credentials.findings, log);
     const credentialErrors = credentials.findings.filter((finding) => finding.severity === "error");
     const outcomes = [...this.#outcomes.values()].map((outcome) => ({ ...outcome, rejected: this.#options.xdsRejections?.(outcome.proxy) ?? [] }));
-    const desired = computeStatuses(snapshot, outcomes, invalid, this.#source.inputs().services ?? [], credentialErrors);
+    const desired = computeStatuses(snapshot, outcomes, invalid, this.#source.inputs().services ?? [], credentialErrors, knownProxies);
     const result = await this.#statusWriter.sync(desired);
     for (const status of result.written) {
       this.#metrics.statusWrites.inc({ kind: status.kind });

@@ -5,8 +5,9 @@
  * (status-writer.ts) adds lastTransitionTime and talks to the API. Conditions and reasons are
  * listed in docs/status.md.
  */
-import { gatewayRefs, namespaceOf, resourceKey } from "../compile/binding.js";
+import { gatewayRefs, namespaceOf, resourceKey, selectsProxy } from "../compile/binding.js";
 import type { Diagnostic } from "../compile/output.js";
+import type { GatewayProxy } from "../model/proxy.js";
 import type { Snapshot } from "../model/snapshot.js";
 
 export type StatusKind = "Gateway" | "VirtualService" | "DestinationRule";
@@ -126,8 +127,19 @@ export function computeStatuses(
   services: readonly ServiceName[] = [],
   /** Credential problems found with a clock (credentials.ts): `error`s make ResolvedRefs False. */
   credentialErrors: readonly { gateway: string; message: string }[] = [],
+  /**
+   * The gateway proxies known now. A Gateway that selects one of them but is in no outcome yet was
+   * applied after that proxy's last compile: its status (and that of VirtualServices bound only
+   * through such Gateways) waits for the compile, which queues another status sync, instead of
+   * flashing NoMatchingProxy.
+   */
+  knownProxies: readonly GatewayProxy[] = [],
 ): DesiredStatus[] {
   const out: DesiredStatus[] = [];
+  const compiledGateways = new Set(outcomes.flatMap((outcome) => outcome.gateways));
+  const pendingGateways = new Set(
+    snapshot.gateways.filter((gateway) => !compiledGateways.has(resourceKey(gateway)) && knownProxies.some((proxy) => selectsProxy(gateway, proxy))).map(resourceKey),
+  );
   const diagnosticsFor = new Map<string, Diagnostic[]>();
   for (const outcome of outcomes) {
     for (const d of outcome.diagnostics) {
@@ -156,6 +168,7 @@ export function computeStatuses(
 
   for (const gateway of snapshot.gateways) {
     const key = resourceKey(gateway);
+    if (pendingGateways.has(key)) continue;
     const namespace = namespaceOf(gateway);
     const name = gateway.metadata.name;
     const generation = generationOf(gateway);
@@ -200,6 +213,7 @@ export function computeStatuses(
     const id = { kind: "VirtualService", namespace, name };
     const diagnostics = diagnosticsFor.get(`VirtualService/${namespace}/${name}`) ?? [];
     const refs = gatewayRefs(virtualService);
+    if (refs.length > 0 && refs.every((ref) => pendingGateways.has(ref))) continue;
     const existing = refs.filter((ref) => knownGateways.has(ref));
     const missing = refs.filter((ref) => !knownGateways.has(ref));
     const conditions: Condition[] = [];

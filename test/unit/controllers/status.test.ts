@@ -5,6 +5,7 @@ import type { Gateway, VirtualService } from "../../../src/model/istio.js";
 import { compileGateway } from "../../../src/compile/compile.js";
 import type { Service } from "../../../src/model/kube.js";
 import { computeStatuses } from "../../../src/controllers/status.js";
+import { defaultIngressGatewayProxy } from "../../../src/model/proxy.js";
 import type { DesiredStatus } from "../../../src/controllers/status.js";
 import { StatusWriter } from "../../../src/controllers/status-writer.js";
 import type { StatusApi } from "../../../src/controllers/status-writer.js";
@@ -26,6 +27,18 @@ describe("computeStatuses", () => {
     const v = statuses.find((s) => s.kind === "VirtualService");
     assert.equal(v?.conditions[0]?.status, "True");
     assert.equal(v?.conditions[2]?.reason, "NoMatchingProxy");
+  });
+
+  test("a Gateway applied after its proxy's last compile: no status yet (not NoMatchingProxy); after the compile, Accepted; a Gateway no known proxy selects: NoMatchingProxy at once", () => {
+    const snapshot = buildSnapshot({ gateways: [gateway], virtualServices: [vs] });
+    const older = { proxy: "istio-system/istio-ingressgateway", gateways: [], diagnostics: [], clusterHosts: new Set<string>() };
+    const pending = computeStatuses(snapshot, [older], [], [], [], [defaultIngressGatewayProxy]);
+    assert.deepEqual(pending.filter((s) => s.kind !== "DestinationRule").map((s) => s.kind), [], "neither the Gateway nor the VirtualService bound only through it");
+    const compiled = computeStatuses(snapshot, [{ ...older, gateways: ["shop/gw"] }], [], [], [], [defaultIngressGatewayProxy]);
+    assert.equal(compiled.find((s) => s.kind === "Gateway")?.conditions[0]?.reason, "Accepted");
+    const elsewhere = { ...defaultIngressGatewayProxy, labels: { istio: "other" } };
+    const unmatched = computeStatuses(snapshot, [older], [], [], [], [elsewhere]);
+    assert.equal(unmatched.find((s) => s.kind === "Gateway")?.conditions[0]?.reason, "NoMatchingProxy");
   });
 
   test("Envoy NACKs over ADS: Programmed=False (ProxyRejected) with Envoy's message while every proxy rejects; True when one accepts", () => {
