@@ -16,7 +16,7 @@ export function isImageName(name: string): name is ImageName {
 export function buildImages(names: readonly ImageName[], bench = benchDir()): BuiltImage[] {
   return names.map((name) => {
     const spec = imageSpecs[name];
-    return buildImage(spec.reference, spec.config, spec.inputs(bench), () => spec.entries(bench), join(bench, "images"));
+    return buildImage(spec.reference, spec.config, spec.inputs(bench), (scratch) => spec.entries(bench, scratch), join(bench, "images"));
   });
 }
 

@@ -98,13 +98,14 @@ function stage(root: string, entries: readonly RootfsEntry[]): void {
 /**
  * Builds `reference` into `outDir/<name>-<key>.tar`, or reuses that file if it exists. `inputs`
  * is whatever identifies the contents cheaply (see contentKey); `entries` is called only when
- * the image must be built, so an expensive staging step (a TypeScript build) runs only then.
+ * the image must be built, so an expensive staging step (a TypeScript build) runs only then. It
+ * stages into the `scratch` folder it is given, which is removed with the build's work folder.
  */
 export function buildImage(
   reference: string,
   config: ImageConfig,
   inputs: string,
-  entries: () => readonly RootfsEntry[],
+  entries: (scratch: string) => readonly RootfsEntry[],
   outDir: string,
 ): BuiltImage {
   const fullReference = normalizeReference(reference);
@@ -122,7 +123,9 @@ export function buildImage(
   try {
     const root = join(work, "rootfs");
     mkdirSync(root);
-    stage(root, entries());
+    const scratch = join(work, "scratch");
+    mkdirSync(scratch);
+    stage(root, entries(scratch));
     const layout = join(work, "layout");
     const blobs = join(layout, "blobs", "sha256");
     mkdirSync(blobs, { recursive: true });

@@ -6,8 +6,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { repoRoot } from "../../test/support/paths.js";
 import { baseEntries, contentKey, programWithLibraries } from "./oci.js";
@@ -20,7 +19,8 @@ export interface ImageSpec {
   config: ImageConfig;
   /** Cheap identity of the contents (the cache key). */
   inputs(bench: string): string;
-  entries(bench: string): RootfsEntry[];
+  /** `scratch`: a folder for staging, removed once the image is written. */
+  entries(bench: string, scratch: string): RootfsEntry[];
 }
 
 export type ImageName = "pause" | "proxy" | "test-upstream" | "proxy-init" | "operator";
@@ -130,8 +130,8 @@ const testUpstream: ImageSpec = {
     exposedPorts: [8080],
   },
   inputs: () => hashFiles(sourceFiles(join(repoRoot, "test", "support", "upstreams"))) + contentKey(nodeRuntime()),
-  entries: () => {
-    const out = mkdtempSync(join(tmpdir(), "pilotfish-upstream-js-"));
+  entries: (_bench, scratch) => {
+    const out = join(scratch, "upstream-js");
     execFileSync(join(repoRoot, "node_modules", ".bin", "tsc"), [
       "--outDir", out, "--module", "NodeNext", "--moduleResolution", "NodeNext", "--target", "ES2022",
       "--skipLibCheck", "--types", "node", "--rootDir", join(repoRoot, "test", "support", "upstreams"),
@@ -185,8 +185,9 @@ const operator: ImageSpec = {
     workingDir: "/app",
   },
   inputs: () => hashFiles([...sourceFiles(join(repoRoot, "src")), join(repoRoot, "package-lock.json")]) + contentKey(nodeRuntime()),
-  entries: () => {
-    const stageDir = mkdtempSync(join(tmpdir(), "pilotfish-operator-app-"));
+  entries: (_bench, scratch) => {
+    const stageDir = join(scratch, "operator-app");
+    mkdirSync(stageDir);
     execFileSync(join(repoRoot, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.build.json", "--outDir", join(stageDir, "dist")], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
     for (const file of ["package.json", "package-lock.json"]) execFileSync("cp", [join(repoRoot, file), stageDir]);
     execFileSync("npm", ["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund"], { cwd: stageDir, stdio: ["ignore", "pipe", "pipe"] });
