@@ -3,9 +3,8 @@ import { explainRequest } from "../../explain/trace.js";
 import type { EnvoyResources } from "../../envoy/resources.js";
 import type { ExplainContext, ExplainRequest } from "../../explain/trace.js";
 import { ansiStyle, explanationJson, plainStyle, renderExplanation } from "../../explain/format.js";
-import { compileFiles, fetchConfigDump } from "./inspect-sources.js";
-import { forwardToPod, parsePodTarget } from "../port-forward.js";
-import { verboseHelp, withProgress } from "../progress.js";
+import { compileFiles, liveProxyResources } from "./inspect-sources.js";
+import { verboseHelp } from "../progress.js";
 
 interface ExplainOptions {
   verbose?: boolean;
@@ -99,22 +98,8 @@ export function registerExplainCommand(program: Command): void {
         const compiled = compileFiles(options.filename ?? [], options.namespace);
         resources = compiled.resources;
         context = compiled.context;
-      } else if (options.adminAddr !== undefined) {
-        const address = options.adminAddr;
-        resources = await withProgress(options.verbose, async (progress) => {
-          progress.phase(`reading Envoy's /config_dump at ${address}`);
-          return (await fetchConfigDump(address)).resources;
-        });
       } else {
-        resources = await withProgress(options.verbose, async (progress) => {
-          const forwarded = await forwardToPod(options.kubeconfig, parsePodTarget(options.proxy ?? "", "istio-system"), Number(options.adminPort), progress);
-          try {
-            progress.phase(`reading Envoy's /config_dump through ${forwarded.address}`);
-            return (await fetchConfigDump(forwarded.address)).resources;
-          } finally {
-            await forwarded.close();
-          }
-        });
+        resources = await liveProxyResources({ adminAddr: options.adminAddr, proxy: options.proxy, kubeconfig: options.kubeconfig, adminPort: Number(options.adminPort), verbose: options.verbose });
       }
       const explanation = explainRequest(resources, request, context);
       if (options.output === "json") process.stdout.write(`${JSON.stringify(explanationJson(explanation), null, 2)}\n`);

@@ -18,6 +18,8 @@ import type { DumpedResources } from "../../explain/config-dump.js";
 import { explainContext } from "../../explain/hints.js";
 import type { ExplainContext } from "../../explain/trace.js";
 import { collectFiles } from "./analyze.js";
+import { forwardToPod, parsePodTarget } from "../port-forward.js";
+import { withProgress } from "../progress.js";
 
 export interface CompiledInputs {
   resources: EnvoyResources;
@@ -80,4 +82,24 @@ export async function fetchConfigDump(adminAddress: string): Promise<DumpedResou
   } catch (error) {
     throw new Error(`${url} did not return a config dump: ${(error as Error).message}`);
   }
+}
+
+/**
+ * A live proxy's resources, for explain and proxy-config: from a running Envoy's admin address, or
+ * from a pod's admin port through the Kubernetes API's port-forward (closed afterwards), with progress.
+ */
+export async function liveProxyResources(source: { adminAddr?: string; proxy?: string; kubeconfig?: string; adminPort: number; verbose?: boolean }): Promise<EnvoyResources> {
+  return withProgress(source.verbose, async (progress) => {
+    if (source.adminAddr !== undefined) {
+      progress.phase(`reading Envoy's /config_dump at ${source.adminAddr}`);
+      return (await fetchConfigDump(source.adminAddr)).resources;
+    }
+    const forwarded = await forwardToPod(source.kubeconfig, parsePodTarget(source.proxy ?? "", "istio-system"), source.adminPort, progress);
+    try {
+      progress.phase(`reading Envoy's /config_dump through ${forwarded.address}`);
+      return (await fetchConfigDump(forwarded.address)).resources;
+    } finally {
+      await forwarded.close();
+    }
+  });
 }

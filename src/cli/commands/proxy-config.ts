@@ -5,9 +5,8 @@ import { envoyJson } from "../../envoy/cluster.js";
 import { withoutPrivateKeys } from "../../explain/config-dump.js";
 import { clustersTable, endpointsTable, listenersTable, renderTable, routesTable, secretsTable } from "../../explain/tables.js";
 import type { Table } from "../../explain/tables.js";
-import { compileFiles, fetchConfigDump } from "./inspect-sources.js";
-import { forwardToPod, parsePodTarget } from "../port-forward.js";
-import { verboseHelp, withProgress } from "../progress.js";
+import { compileFiles, liveProxyResources } from "./inspect-sources.js";
+import { verboseHelp } from "../progress.js";
 
 type Kind = keyof EnvoyResources;
 const kinds: Kind[] = ["listeners", "routes", "clusters", "endpoints", "secrets"];
@@ -72,23 +71,7 @@ export function registerProxyConfigCommand(program: Command): void {
       if (sources !== 1) throw new Error("give exactly one source: PROXY (a pod in the cluster), --admin-addr HOST:PORT (a running Envoy) or -f DIR (manifests)");
       let resources: EnvoyResources;
       if (hasFiles) resources = compileFiles(options.filename ?? [], options.namespace).resources;
-      else if (options.adminAddr !== undefined) {
-        const address = options.adminAddr;
-        resources = await withProgress(options.verbose, async (progress) => {
-          progress.phase(`reading Envoy's /config_dump at ${address}`);
-          return (await fetchConfigDump(address)).resources;
-        });
-      } else {
-        resources = await withProgress(options.verbose, async (progress) => {
-          const forwarded = await forwardToPod(options.kubeconfig, parsePodTarget(proxy ?? "", "istio-system"), Number(options.adminPort), progress);
-          try {
-            progress.phase(`reading Envoy's /config_dump through ${forwarded.address}`);
-            return (await fetchConfigDump(forwarded.address)).resources;
-          } finally {
-            await forwarded.close();
-          }
-        });
-      }
+      else resources = await liveProxyResources({ adminAddr: options.adminAddr, proxy: proxy, kubeconfig: options.kubeconfig, adminPort: Number(options.adminPort), verbose: options.verbose });
       const printable: EnvoyResources = { ...resources, endpoints: resources.endpoints.map(envoyJson) as EnvoyResources["endpoints"], secrets: resources.secrets.map(withoutPrivateKeys) as EnvoyResources["secrets"] };
       const selected = kind === "all" ? kinds : [kind];
       if (options.output !== "table") {
