@@ -420,23 +420,52 @@ describe("gateway modes on the bench's node: agent and ads (files for comparison
     await rollout(proxy, gatewayNs);
     await eventually("the new pod serving without the operator", () => gateway("/api/catalog", host), 200);
     assert.equal((await gateway("/agent-moved", host)).status, 299, "the last VirtualService, from the files");
-    const pod = (await kubectl(["get", "pods", "-l", "istio=ingressgateway", "-o", "jsonpath={.items[0].metadata.name}"], undefined, gatewayNs)).trim();
+    const [pod = "", podIp = ""] = (await kubectl(["get", "pods", "-l", "istio=ingressgateway", "-o", "jsonpath={.items[0].metadata.name} {.items[0].status.podIP}"], undefined, gatewayNs)).trim().split(" ");
+    // A replaced pod is not yet a settled NodePort: the EndpointSlice controller and kube-proxy
+    // follow the pod's readiness on their own time (one clean-clone CI run saw about half the
+    // NodePort connections refused for ~2 s right after the new pod turned Ready, while every
+    // request straight to the pod was served). What is under test is the agent's switch, so it
+    // starts from a NodePort that routes to this pod alone and has answered 20 times in a row.
+    const endpointsOfGateway = async (): Promise<string> =>
+      (await kubectl(["get", "endpointslices", "-l", `kubernetes.io/service-name=${proxy}`, "-o", "jsonpath={range .items[*].endpoints[*]}{.addresses[0]}:{.conditions.ready} {end}"], undefined, gatewayNs)).trim();
+    await waitFor(async () => ((await endpointsOfGateway()) === `${podIp}:true` ? true : undefined), { ...propagation, what: `the gateway Service's endpoints: the new pod ${podIp} alone, ready` });
+    let inARow = 0;
+    await waitFor(async () => {
+      inARow = (await gateway("/api/catalog", host).catch(() => undefined))?.status === 200 ? inARow + 1 : 0;
+      return inARow >= 20 ? true : undefined;
+    }, { ...propagation, intervalMs: 50, what: "20 answers in a row through the NodePort" });
 
+    // Through the NodePort (kube-proxy → the pod) and straight to the pod's Envoy: a failure on the
+    // first alone is the pod's readiness, on both is Envoy's listener.
     let running = true;
-    const counts = { requests: 0, failures: 0 };
+    const counts = { requests: 0, failures: 0, direct: 0, directFailures: 0 };
     const failures: string[] = [];
+    const outcomeOf = (response: Promise<HttpResponse>): Promise<string | undefined> =>
+      response.then((r) => (r.status === 200 ? undefined : `status ${r.status} ${r.body.slice(0, 200)}`), (error: unknown) => String(error));
     const loop = (async () => {
       while (running) {
         counts.requests++;
-        const outcome = await gateway("/api/catalog", host).then((r) => (r.status === 200 ? undefined : `status ${r.status} ${r.body.slice(0, 200)}`), (error: unknown) => String(error));
-        if (outcome !== undefined) {
+        counts.direct++;
+        const [viaNodePort, direct] = await Promise.all([
+          outcomeOf(gateway("/api/catalog", host)),
+          outcomeOf(httpRequest({ url: `http://${podIp}:8080/api/catalog`, headers: { host }, timeoutMs: 5000 })),
+        ]);
+        if (viaNodePort !== undefined) {
           counts.failures++;
-          failures.push(`${new Date().toISOString()} ${outcome}`);
+          // Which endpoints kube-proxy was given at the time (the first few failures only).
+          const seen = counts.failures <= 3 ? ` (endpoints then: ${await endpointsOfGateway().catch(String)})` : "";
+          failures.push(`${new Date().toISOString()} NodePort: ${viaNodePort}${seen}`);
+        }
+        if (direct !== undefined) {
+          counts.directFailures++;
+          failures.push(`${new Date().toISOString()} pod ${podIp}:8080: ${direct}`);
         }
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     })();
+    const operatorStarting = new Date().toISOString();
     operator = await startOperatorIn("agent", "pilotfish-operator-agent-back");
+    const operatorStarted = new Date().toISOString();
     const logs = await waitFor(async () => {
       const text = await kubectl(["logs", pod, "-c", "pilotfish-agent"], undefined, gatewayNs);
       return /serving upstream/.test(text) ? text : undefined;
@@ -444,7 +473,13 @@ describe("gateway modes on the bench's node: agent and ads (files for comparison
     await synced("the operator back");
     running = false;
     await loop;
-    console.log(`# agent switch back: ${counts.requests} requests, ${counts.failures} failed`);
+    console.log(`# agent switch back: ${counts.requests} requests through the NodePort, ${counts.failures} failed; ${counts.direct} to the pod, ${counts.directFailures} failed`);
+    if (counts.failures + counts.directFailures > 0) {
+      // What the pod went through: container restarts, readiness transitions, the agent's log.
+      const status = await kubectl(["get", "pod", pod, "-o", "jsonpath={range .status.initContainerStatuses[*]}{.name} restarts={.restartCount} last={.lastState}{\"\\n\"}{end}{range .status.containerStatuses[*]}{.name} restarts={.restartCount} ready={.ready}{\"\\n\"}{end}{range .status.conditions[*]}{.type}={.status} at {.lastTransitionTime}{\"\\n\"}{end}"], undefined, gatewayNs);
+      const events = await kubectl(["get", "events", "--sort-by=.lastTimestamp", "-o", "custom-columns=AT:.lastTimestamp,OBJ:.involvedObject.name,REASON:.reason,MSG:.message"], undefined, gatewayNs).catch(String);
+      console.log(`# operator starting ${operatorStarting}, started ${operatorStarted}\n# gateway pod ${pod}:\n${status}\n# events:\n${events}\n# agent log:\n${logs}`);
+    }
     assert.match(logs, /serving upstream [^\n]*nothing changed/, "the operator's config equals the files: nothing pushed to Envoy");
     assert.equal(counts.failures, 0, `no request failed while the agent switched upstream: ${failures.join("; ")}`);
   });
