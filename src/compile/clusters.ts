@@ -15,6 +15,8 @@ import { clusterLoadAssignment, edsCluster } from "../envoy/cluster.js";
 import type { LbEndpoint } from "../envoy/cluster.js";
 import { namespaceOf } from "./binding.js";
 import { meshConfig } from "./mesh.js";
+import { lookupsHold, recordLookups } from "./lookups.js";
+import { freezeDeep } from "../envoy/immutable.js";
 
 export function clusterName(port: number, subset: string | undefined, host: string): string {
   return `outbound|${port}|${subset ?? ""}|${host}`;
@@ -131,6 +133,29 @@ export interface BuiltClusters {
   diagnostics: Diagnostic[];
 }
 
+/** What one routed cluster compiles to (deeply frozen, memoised: see buildClusters). */
+interface BuiltCluster {
+  cluster: EnvoyResource;
+  endpoints: EnvoyResource;
+  secrets: readonly EnvoyResource[];
+  diagnostics: readonly Diagnostic[];
+}
+
+interface MemoisedCluster {
+  applyPolicy: ClusterPolicyApplier | undefined;
+  lookups: Parameters<typeof lookupsHold>[1];
+  value: BuiltCluster;
+}
+
+/**
+ * Built clusters by the Service they route to, then by cluster and context (proxy, options). An
+ * entry is reused while every snapshot look-up its build made still returns the same objects
+ * (lookups.ts, docs/adr/0019); the Service is the key (an unchanged one is the same object).
+ */
+const builtClusters = new WeakMap<Service, Map<string, MemoisedCluster>>();
+/** Clusters kept per Service (ports × subsets × proxies); the oldest is dropped beyond. */
+const clustersPerService = 64;
+
 /** One EDS cluster and one ClusterLoadAssignment per distinct routed cluster. */
 export function buildClusters(
   snapshot: Snapshot,
@@ -140,68 +165,102 @@ export function buildClusters(
   applyPolicy: ClusterPolicyApplier | undefined,
 ): BuiltClusters {
   const out: BuiltClusters = { clusters: [], endpoints: [], secrets: [], diagnostics: [] };
-  const mesh = meshConfig(options);
+  const contextKey = JSON.stringify([proxy, options]);
   const unique = new Map<string, ClusterRef>();
   for (const ref of refs) if (!unique.has(ref.name)) unique.set(ref.name, ref);
   for (const ref of [...unique.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const service = snapshot.serviceForHost(ref.host);
     if (!service) continue; // reported where the destination was written
-    const servicePort = (service.spec?.ports ?? []).find((port) => port.port === ref.port);
-    const rules = snapshot.destinationRulesForHost(ref.host);
-    const rule = rules[0];
-    let subsetLabels: Record<string, string> | undefined;
-    let policy: TrafficPolicy | undefined = rule?.spec.trafficPolicy;
-    let policyField = "spec.trafficPolicy";
-    if (ref.subset) {
-      const found = findSubset(rules, ref.subset);
-      if (!found) {
-        // Istio keeps routing to the name; with no such subset the cluster would have no
-        // endpoints, so say why.
-        out.diagnostics.push({
-          severity: "warning",
-          kind: "DestinationRule",
-          namespace: rule ? namespaceOf(rule) : namespaceOf(service),
-          name: rule?.metadata.name ?? ref.host,
-          field: "spec.subsets",
-          message: `subset ${ref.subset} of ${ref.host} is not defined by any DestinationRule; cluster ${ref.name} has no endpoints`,
-        });
-        subsetLabels = { "pilotfish.dev/undefined-subset": ref.subset };
-      } else {
-        subsetLabels = found.subset.labels ?? {};
-        policy = effectivePolicy(found.rule, ref.subset, ref.port);
-        policyField = found.subset.trafficPolicy ? `spec.subsets[${found.index}].trafficPolicy` : "spec.trafficPolicy";
+    const key = JSON.stringify([ref.name, ref.host, ref.port, ref.subset ?? null, contextKey]);
+    let byKey = builtClusters.get(service);
+    const memo = byKey?.get(key);
+    let built: BuiltCluster;
+    if (memo && memo.applyPolicy === applyPolicy && lookupsHold(snapshot, memo.lookups)) {
+      built = memo.value;
+    } else {
+      const record = recordLookups(snapshot);
+      built = freezeDeep(buildCluster(record.snapshot, proxy, options, ref, service, applyPolicy));
+      const lookups = record.lookups();
+      if (lookups !== undefined) {
+        if (!byKey) builtClusters.set(service, (byKey = new Map()));
+        byKey.delete(key);
+        byKey.set(key, { applyPolicy, lookups, value: built });
+        if (byKey.size > clustersPerService) byKey.delete(byKey.keys().next().value as string);
       }
     }
-    let cluster: EnvoyResource = edsCluster(ref.name, {
-      connectTimeoutMs: mesh.connectTimeoutMs,
-      lbPolicy: mesh.defaultLbPolicy,
-      healthyPanicThresholdPercent: mesh.healthyPanicThresholdPercent,
-    });
-    if (isHttp2ServicePort(servicePort)) {
-      cluster.typed_extension_protocol_options = {
-        [httpProtocolOptionsKey]: {
-          "@type": `type.googleapis.com/${httpProtocolOptionsKey}`,
-          explicit_http_config: { http2_protocol_options: {} },
-        },
-      };
-    }
-    if (applyPolicy && policy) {
-      const applied = applyPolicy({
-        cluster,
-        ref,
-        policy,
-        snapshot,
-        proxy,
-        destinationRule: rule ? { namespace: namespaceOf(rule), name: rule.metadata.name, field: policyField } : undefined,
-      });
-      cluster = { ...applied.cluster, "@type": cluster["@type"], name: cluster.name };
-      out.secrets.push(...(applied.secrets ?? []));
-      out.diagnostics.push(...applied.diagnostics);
-    }
-    out.clusters.push(cluster);
-    out.endpoints.push(clusterLoadAssignment(ref.name, servicePort ? endpointsFor(snapshot, service, servicePort, subsetLabels) : []));
+    out.clusters.push(built.cluster);
+    out.endpoints.push(built.endpoints);
+    out.secrets.push(...built.secrets);
+    out.diagnostics.push(...built.diagnostics);
   }
   return out;
+}
+
+function buildCluster(
+  snapshot: Snapshot,
+  proxy: GatewayProxy,
+  options: CompileOptions,
+  ref: ClusterRef,
+  service: Service,
+  applyPolicy: ClusterPolicyApplier | undefined,
+): BuiltCluster {
+  const mesh = meshConfig(options);
+  const secrets: EnvoyResource[] = [];
+  const diagnostics: Diagnostic[] = [];
+  const servicePort = (service.spec?.ports ?? []).find((port) => port.port === ref.port);
+  const rules = snapshot.destinationRulesForHost(ref.host);
+  const rule = rules[0];
+  let subsetLabels: Record<string, string> | undefined;
+  let policy: TrafficPolicy | undefined = rule?.spec.trafficPolicy;
+  let policyField = "spec.trafficPolicy";
+  if (ref.subset) {
+    const found = findSubset(rules, ref.subset);
+    if (!found) {
+      // Istio keeps routing to the name; with no such subset the cluster would have no
+      // endpoints, so say why.
+      diagnostics.push({
+        severity: "warning",
+        kind: "DestinationRule",
+        namespace: rule ? namespaceOf(rule) : namespaceOf(service),
+        name: rule?.metadata.name ?? ref.host,
+        field: "spec.subsets",
+        message: `subset ${ref.subset} of ${ref.host} is not defined by any DestinationRule; cluster ${ref.name} has no endpoints`,
+      });
+      subsetLabels = { "pilotfish.dev/undefined-subset": ref.subset };
+    } else {
+      subsetLabels = found.subset.labels ?? {};
+      policy = effectivePolicy(found.rule, ref.subset, ref.port);
+      policyField = found.subset.trafficPolicy ? `spec.subsets[${found.index}].trafficPolicy` : "spec.trafficPolicy";
+    }
+  }
+  let cluster: EnvoyResource = edsCluster(ref.name, {
+    connectTimeoutMs: mesh.connectTimeoutMs,
+    lbPolicy: mesh.defaultLbPolicy,
+    healthyPanicThresholdPercent: mesh.healthyPanicThresholdPercent,
+  });
+  if (isHttp2ServicePort(servicePort)) {
+    cluster.typed_extension_protocol_options = {
+      [httpProtocolOptionsKey]: {
+        "@type": `type.googleapis.com/${httpProtocolOptionsKey}`,
+        explicit_http_config: { http2_protocol_options: {} },
+      },
+    };
+  }
+  if (applyPolicy && policy) {
+    const applied = applyPolicy({
+      cluster,
+      ref,
+      policy,
+      snapshot,
+      proxy,
+      destinationRule: rule ? { namespace: namespaceOf(rule), name: rule.metadata.name, field: policyField } : undefined,
+    });
+    cluster = { ...applied.cluster, "@type": cluster["@type"], name: cluster.name };
+    secrets.push(...(applied.secrets ?? []));
+    diagnostics.push(...applied.diagnostics);
+  }
+  const endpoints = clusterLoadAssignment(ref.name, servicePort ? endpointsFor(snapshot, service, servicePort, subsetLabels) : []);
+  return { cluster, endpoints, secrets, diagnostics };
 }
 
 /** Does the destination's service exist with that port, and its subset? (warnings for routes that will 503) */

@@ -112,6 +112,9 @@ export function buildSnapshot(inputs: SnapshotInputs): Snapshot {
     rulesByHost.set(host, list);
   }
 
+  const hasWildcardRules = [...rulesByHost.keys()].some((host) => host.startsWith("*"));
+  const rulesForHost = new Map<string, readonly DestinationRule[]>();
+
   return Object.freeze({
     gateways,
     virtualServices,
@@ -127,15 +130,23 @@ export function buildSnapshot(inputs: SnapshotInputs): Snapshot {
     podLabels: (namespace: string, ip: string) => podLabelsByIp.get(key(namespace, ip)),
     secret: (namespace: string, name: string) => secrets.get(key(namespace, name)),
     destinationRulesForHost(fqdn: string) {
-      const exact = rulesByHost.get(fqdn) ?? [];
-      // Wildcard hosts (`*.ns.svc.cluster.local`, `*`): the longest suffix is the most specific.
-      const labels = fqdn.split(".");
-      const wildcard: DestinationRule[] = [];
-      for (let i = 1; i <= labels.length; i++) {
-        const candidate = i === labels.length ? "*" : `*.${labels.slice(i).join(".")}`;
-        wildcard.push(...(rulesByHost.get(candidate) ?? []));
+      // Asked for every route's destination and every routed cluster: answered once per host.
+      let rules = rulesForHost.get(fqdn);
+      if (rules === undefined) {
+        const exact = rulesByHost.get(fqdn) ?? [];
+        // Wildcard hosts (`*.ns.svc.cluster.local`, `*`): the longest suffix is the most specific.
+        const wildcard: DestinationRule[] = [];
+        if (hasWildcardRules) {
+          const labels = fqdn.split(".");
+          for (let i = 1; i <= labels.length; i++) {
+            const candidate = i === labels.length ? "*" : `*.${labels.slice(i).join(".")}`;
+            wildcard.push(...(rulesByHost.get(candidate) ?? []));
+          }
+        }
+        rules = Object.freeze([...exact, ...wildcard]);
+        rulesForHost.set(fqdn, rules);
       }
-      return [...exact, ...wildcard];
+      return rules;
     },
   });
 }

@@ -13,6 +13,7 @@
 import { hash } from "node:crypto";
 import type protobuf from "protobufjs";
 import { envoyJson } from "../envoy/cluster.js";
+import { isFrozenDeep } from "../envoy/immutable.js";
 import type { EnvoyJson, EnvoyResources, JsonValue } from "../envoy/resources.js";
 import { ProtoCodec } from "./codec.js";
 import { pushOrder, resourceGroup } from "./resources.js";
@@ -48,6 +49,24 @@ export function hashOf(text: string): string {
 export function setVersion(resources: Iterable<StoredResource>): string {
   const parts = [...resources].map((resource) => `${resource.name}\u0000${resource.version}`).sort();
   return parts.length === 0 ? "empty" : hashOf(parts.join("\u0001"));
+}
+
+/**
+ * Content hashes of deeply frozen objects (compile/virtual-hosts.ts reuses unchanged virtual
+ * hosts as the same frozen objects): their content cannot change, so the JSON text is made and
+ * hashed once per object, not once per snapshot. Other objects are hashed every time.
+ */
+const frozenHashes = new WeakMap<object, string>();
+
+function contentHash(value: JsonValue): string {
+  if (!isFrozenDeep(value)) return hashOf(JSON.stringify(value));
+  const object = value as object;
+  let known = frozenHashes.get(object);
+  if (known === undefined) {
+    known = hashOf(JSON.stringify(value));
+    frozenHashes.set(object, known);
+  }
+  return known;
 }
 
 /** The repeated message field encoded element by element, per resource type. */
@@ -161,13 +180,13 @@ export class SnapshotStore {
     const fieldName = pieceFields[type.fullName];
     const elements = fieldName === undefined ? undefined : json[fieldName];
     if (fieldName === undefined || !Array.isArray(elements)) {
-      const version = hashOf(JSON.stringify(json));
+      const version = contentHash(json);
       return { version, bytes: undefined, pieces: [], encode: () => this.#codec.encodeAny(json, path).value };
     }
     const field = type.fields[fieldName] as protobuf.Field;
     const { [fieldName]: _elements, ...rest } = json;
     const restHash = hashOf(JSON.stringify(rest));
-    const pieces = (elements as JsonValue[]).map((element) => `${fieldName}#${hashOf(JSON.stringify(element))}`);
+    const pieces = (elements as JsonValue[]).map((element) => `${fieldName}#${contentHash(element)}`);
     const version = hashOf(`${restHash}:${pieces.join(",")}`);
     const encode = (): Uint8Array => {
       const parts: Uint8Array[] = [this.#codec.encodeAny(rest, path).value];
