@@ -142,6 +142,7 @@ interface BuiltCluster {
 }
 
 interface MemoisedCluster {
+  ref: ClusterRef;
   applyPolicy: ClusterPolicyApplier | undefined;
   lookups: Parameters<typeof lookupsHold>[1];
   value: BuiltCluster;
@@ -155,6 +156,10 @@ interface MemoisedCluster {
 const builtClusters = new WeakMap<Service, Map<string, MemoisedCluster>>();
 /** Clusters kept per Service (ports × subsets × proxies); the oldest is dropped beyond. */
 const clustersPerService = 64;
+
+function sameRef(a: ClusterRef, b: ClusterRef): boolean {
+  return a.name === b.name && a.host === b.host && a.port === b.port && a.subset === b.subset;
+}
 
 /** One EDS cluster and one ClusterLoadAssignment per distinct routed cluster. */
 export function buildClusters(
@@ -171,11 +176,11 @@ export function buildClusters(
   for (const ref of [...unique.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const service = snapshot.serviceForHost(ref.host);
     if (!service) continue; // reported where the destination was written
-    const key = JSON.stringify([ref.name, ref.host, ref.port, ref.subset ?? null, contextKey]);
+    const key = `${ref.name}\u0000${contextKey}`;
     let byKey = builtClusters.get(service);
     const memo = byKey?.get(key);
     let built: BuiltCluster;
-    if (memo && memo.applyPolicy === applyPolicy && lookupsHold(snapshot, memo.lookups)) {
+    if (memo && sameRef(memo.ref, ref) && memo.applyPolicy === applyPolicy && lookupsHold(snapshot, memo.lookups)) {
       built = memo.value;
     } else {
       const record = recordLookups(snapshot);
@@ -184,7 +189,7 @@ export function buildClusters(
       if (lookups !== undefined) {
         if (!byKey) builtClusters.set(service, (byKey = new Map()));
         byKey.delete(key);
-        byKey.set(key, { applyPolicy, lookups, value: built });
+        byKey.set(key, { ref, applyPolicy, lookups, value: built });
         if (byKey.size > clustersPerService) byKey.delete(byKey.keys().next().value as string);
       }
     }

@@ -183,7 +183,7 @@ function sameSources(a: readonly TranslatedVirtualService[], b: readonly Transla
 
 function buildVirtualHost(entry: HostEntry, includeRequestAttemptCount: boolean): { virtualHost: EnvoyJson; collapseKey: string } {
   const first = entry.translations[0];
-  const key = JSON.stringify([entry.host, entry.serverPort, entry.requireTls, includeRequestAttemptCount]);
+  const key = `${entry.host}\u0000${entry.serverPort}\u0000${entry.requireTls}\u0000${includeRequestAttemptCount}`;
   const memo = first === undefined ? undefined : virtualHosts.get(first)?.get(key);
   if (memo && sameSources(memo.sources, entry.translations)) return memo;
 

@@ -45,18 +45,16 @@ function withNamespace<T extends Namespaced>(resource: T): T {
   return { ...resource, metadata: { ...resource.metadata, namespace: defaultNamespace } };
 }
 
-/** Istio's precedence: older first, then by namespace and name. */
-function byAgeThenName(a: Namespaced, b: Namespaced): number {
-  const ta = a.metadata.creationTimestamp ?? "";
-  const tb = b.metadata.creationTimestamp ?? "";
-  if (ta !== tb) return ta < tb ? -1 : 1;
-  const ka = `${a.metadata.namespace}/${a.metadata.name}`;
-  const kb = `${b.metadata.namespace}/${b.metadata.name}`;
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
-}
-
+/** Istio's precedence: older first, then by namespace and name (`namespace/name` as one string). */
 function prepare<T extends Namespaced>(list: readonly T[] | undefined): readonly T[] {
-  return Object.freeze((list ?? []).map(withNamespace).sort(byAgeThenName));
+  // The two keys made once per resource, not once per comparison.
+  const keyed = (list ?? []).map(withNamespace).map((resource) => ({
+    resource,
+    time: resource.metadata.creationTimestamp ?? "",
+    name: `${resource.metadata.namespace}/${resource.metadata.name}`,
+  }));
+  keyed.sort((a, b) => (a.time !== b.time ? (a.time < b.time ? -1 : 1) : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return Object.freeze(keyed.map((entry) => entry.resource));
 }
 
 function key(namespace: string, name: string): string {
@@ -114,6 +112,7 @@ export function buildSnapshot(inputs: SnapshotInputs): Snapshot {
 
   const hasWildcardRules = [...rulesByHost.keys()].some((host) => host.startsWith("*"));
   const rulesForHost = new Map<string, readonly DestinationRule[]>();
+  const servicesByHost = new Map<string, Service | undefined>();
 
   return Object.freeze({
     gateways,
@@ -121,10 +120,15 @@ export function buildSnapshot(inputs: SnapshotInputs): Snapshot {
     destinationRules,
     service: (namespace: string, name: string) => services.get(key(namespace, name)),
     serviceForHost(fqdn: string) {
-      if (!fqdn.endsWith(clusterDomainSuffix)) return undefined;
-      const parts = fqdn.slice(0, -clusterDomainSuffix.length).split(".");
-      if (parts.length !== 2 || !parts[0] || !parts[1]) return undefined;
-      return services.get(key(parts[1], parts[0]));
+      // Asked for every destination and every routed cluster: answered once per host.
+      if (servicesByHost.has(fqdn)) return servicesByHost.get(fqdn);
+      let service: Service | undefined;
+      if (fqdn.endsWith(clusterDomainSuffix)) {
+        const parts = fqdn.slice(0, -clusterDomainSuffix.length).split(".");
+        if (parts.length === 2 && parts[0] && parts[1]) service = services.get(key(parts[1], parts[0]));
+      }
+      servicesByHost.set(fqdn, service);
+      return service;
     },
     endpointSlices: (namespace: string, serviceName: string) => slices.get(key(namespace, serviceName)) ?? [],
     podLabels: (namespace: string, ip: string) => podLabelsByIp.get(key(namespace, ip)),

@@ -101,7 +101,7 @@ export class SnapshotStore {
   /** Encoded bytes by version (content hash), with the number of snapshot entries using them. */
   readonly #encoded = new Map<string, { bytes: Uint8Array; refs: number }>();
   readonly #listeners = new Set<SnapshotListener>();
-  /** Piece bytes by `<type>#<hash>`, with the number of stored resources using them. */
+  /** Piece bytes (framed as their repeated field) by `<field>#<hash>`, with the number of stored resources using them. */
   readonly #pieces = new Map<string, { bytes: Uint8Array; refs: number }>();
 
   constructor(codec: ProtoCodec = new ProtoCodec()) {
@@ -194,12 +194,14 @@ export class SnapshotStore {
       const tag = varint((field.id << 3) | 2);
       (elements as JsonValue[]).forEach((element, i) => {
         const key = pieces[i]!;
-        let bytes = this.#pieces.get(key)?.bytes;
-        if (!bytes) {
-          bytes = this.#codec.encode(elementType, element, `${path}.${fieldName}[${i}]`);
-          this.#pieces.set(key, { bytes, refs: 0 });
+        let framed = this.#pieces.get(key)?.bytes;
+        if (!framed) {
+          // Kept framed (field tag, length, message): a resource's bytes are then one concat.
+          const bytes = this.#codec.encode(elementType, element, `${path}.${fieldName}[${i}]`);
+          framed = Buffer.concat([Uint8Array.from([...tag, ...varint(bytes.length)]), bytes]);
+          this.#pieces.set(key, { bytes: framed, refs: 0 });
         }
-        parts.push(Uint8Array.from([...tag, ...varint(bytes.length)]), bytes);
+        parts.push(framed);
       });
       return Buffer.concat(parts);
     };
