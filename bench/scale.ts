@@ -8,6 +8,7 @@
  * test/e2e/scale.test.ts runs the same scenario small (250 services: `-rds` just over 1 MiB plain).
  *
  *   npx tsx bench/scale.ts host [1000 100]   # no node: the durable record alone, on the host
+ *   PILOTFISH_AGENT_NODE_OPTIONS="--max-old-space-size=96" npx tsx bench/scale.ts host   # the agent's V8 flags
  *
  * host: the same Gateway, Services, EndpointSlices, VirtualServices and credentials compiled in
  * this process (the operator's compiler), planned for the agent (planPublish, compact form), the
@@ -379,7 +380,7 @@ export async function runHostScale(options: ScaleOptions): Promise<[string, stri
     symlinkSync("..2026_01_01_00_00_00.000000001", join(configDir, "..data"));
 
     const agentStarted = performance.now();
-    const agent = spawnManaged(process.execPath, [...cliNodeArgs(), "agent", "--listen", socket, "--config-dir", configDir, "--upstream", "off", "--namespace", gatewayNs, "--workload-name", proxyName, "--pod-name", `${proxyName}-5d8f7c9b4-x2kqv`], { name: "agent", cwd: repoRoot });
+    const agent = spawnManaged(process.execPath, [...cliNodeArgs(), "agent", "--listen", socket, "--config-dir", configDir, "--upstream", "off", "--namespace", gatewayNs, "--workload-name", proxyName, "--pod-name", `${proxyName}-5d8f7c9b4-x2kqv`], { name: "agent", cwd: repoRoot, env: { ...process.env, NODE_OPTIONS: process.env.PILOTFISH_AGENT_NODE_OPTIONS ?? "" } });
     cleanups.unshift(async () => stopManaged(agent));
     const envoy = await startEnvoy({ bootstrap, name: "bench-scale-envoy", readyTimeoutMs: 300_000 });
     cleanups.unshift(async () => envoy.stop());

@@ -403,12 +403,7 @@ describe("gateway modes on the bench's node: agent and ads (files for comparison
     });
   }
 
-  it("agent: the gateway pod deleted while the operator is stopped serves the last config from its mounted ConfigMaps; the operator back, the agent switches upstream with no change", {
-    // Runs and reports, but does not fail the run: in 1 of 4 runs on the node, 2-3 requests to the
-    // NodePort were refused (ECONNREFUSED: no ready endpoint) for ~1 s while the agent switched
-    // upstream. Suspected: the gateway pod briefly un-Ready during the switch. Open bug (issue 11).
-    todo: "intermittent: the gateway pod refuses NodePort connections for ~1 s while the agent switches upstream",
-  }, async () => {
+  it("agent: the gateway pod deleted while the operator is stopped serves the last config from its mounted ConfigMaps; the operator back, the agent switches upstream with no change", async () => {
     // The scale-in that ends the scale-out test leaves a webapp pod terminating for a few seconds:
     // its endpoint leaving is endpoint churn, not what this test is about. Start from stable endpoints.
     await waitFor(async () => (await kubectl(["get", "pods", "-l", "app=webapp", "-o", "name"])).trim().split("\n").filter(Boolean).length === 1, { ...propagation, what: "the scaled-in webapp pod gone" });
