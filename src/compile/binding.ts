@@ -30,15 +30,25 @@ export function listenerPortFor(serverPort: number, proxy: GatewayProxy): number
   return servicePort.targetPort ?? servicePort.port;
 }
 
+/** gatewayRefs by VirtualService object: asked per server and per compile (inputs are never edited). */
+const gatewayRefsOf = new WeakMap<VirtualService, readonly string[]>();
+
 /** The Gateways a VirtualService names, as `namespace/name` keys (`mesh` dropped). */
-export function gatewayRefs(virtualService: VirtualService): string[] {
-  const ns = namespaceOf(virtualService);
-  return (virtualService.spec.gateways ?? [])
-    .filter((ref) => ref !== "mesh")
-    .map((ref) => {
-      if (ref.startsWith("./")) return `${ns}/${ref.slice(2)}`;
-      return ref.includes("/") ? ref : `${ns}/${ref}`;
-    });
+export function gatewayRefs(virtualService: VirtualService): readonly string[] {
+  let refs = gatewayRefsOf.get(virtualService);
+  if (refs === undefined) {
+    const ns = namespaceOf(virtualService);
+    refs = Object.freeze(
+      (virtualService.spec.gateways ?? [])
+        .filter((ref) => ref !== "mesh")
+        .map((ref) => {
+          if (ref.startsWith("./")) return `${ns}/${ref.slice(2)}`;
+          return ref.includes("/") ? ref : `${ns}/${ref}`;
+        }),
+    );
+    gatewayRefsOf.set(virtualService, refs);
+  }
+  return refs;
 }
 
 /** exportTo as Istio reads it for a gateway proxy: absent or `*` is public, `.` is own namespace. */

@@ -112,24 +112,20 @@ export function buildSnapshot(inputs: SnapshotInputs): Snapshot {
 
   const hasWildcardRules = [...rulesByHost.keys()].some((host) => host.startsWith("*"));
   const rulesForHost = new Map<string, readonly DestinationRule[]>();
-  const servicesByHost = new Map<string, Service | undefined>();
+  // `<name>.<namespace>.svc.cluster.local` → Service: one Map look-up per destination. Only
+  // names and namespaces without dots have such an FQDN (its two labels are name and namespace).
+  const servicesByHost = new Map<string, Service>();
+  for (const service of services.values()) {
+    const { name, namespace = defaultNamespace } = service.metadata;
+    if (name && namespace && !name.includes(".") && !namespace.includes(".")) servicesByHost.set(`${name}.${namespace}${clusterDomainSuffix}`, service);
+  }
 
   return Object.freeze({
     gateways,
     virtualServices,
     destinationRules,
     service: (namespace: string, name: string) => services.get(key(namespace, name)),
-    serviceForHost(fqdn: string) {
-      // Asked for every destination and every routed cluster: answered once per host.
-      if (servicesByHost.has(fqdn)) return servicesByHost.get(fqdn);
-      let service: Service | undefined;
-      if (fqdn.endsWith(clusterDomainSuffix)) {
-        const parts = fqdn.slice(0, -clusterDomainSuffix.length).split(".");
-        if (parts.length === 2 && parts[0] && parts[1]) service = services.get(key(parts[1], parts[0]));
-      }
-      servicesByHost.set(fqdn, service);
-      return service;
-    },
+    serviceForHost: (fqdn: string) => servicesByHost.get(fqdn),
     endpointSlices: (namespace: string, serviceName: string) => slices.get(key(namespace, serviceName)) ?? [],
     podLabels: (namespace: string, ip: string) => podLabelsByIp.get(key(namespace, ip)),
     secret: (namespace: string, name: string) => secrets.get(key(namespace, name)),

@@ -14,7 +14,7 @@ import { hash } from "node:crypto";
 import type protobuf from "protobufjs";
 import { envoyJson } from "../envoy/cluster.js";
 import { isFrozenDeep } from "../envoy/immutable.js";
-import type { EnvoyJson, EnvoyResources, JsonValue } from "../envoy/resources.js";
+import type { EnvoyJson, EnvoyResource, EnvoyResources, JsonValue } from "../envoy/resources.js";
 import { ProtoCodec } from "./codec.js";
 import { pushOrder, resourceGroup } from "./resources.js";
 import type { XdsType } from "./resources.js";
@@ -103,6 +103,13 @@ export class SnapshotStore {
   readonly #listeners = new Set<SnapshotListener>();
   /** Piece bytes (framed as their repeated field) by `<field>#<hash>`, with the number of stored resources using them. */
   readonly #pieces = new Map<string, { bytes: Uint8Array; refs: number }>();
+  /** Pieces encoded since the last sweep (any left unreferenced are dropped then). */
+  #freshPieces: string[] = [];
+  /**
+   * Prepared versions of deeply frozen resources (the compiler's memoised clusters and
+   * endpoints): their content cannot change, so the version and pieces are worked out once.
+   */
+  readonly #preparedFrozen = new WeakMap<object, Encoded>();
 
   constructor(codec: ProtoCodec = new ProtoCodec()) {
     this.#codec = codec;
@@ -125,13 +132,17 @@ export class SnapshotStore {
         const map = new Map<string, StoredResource>();
         types[type] = map;
         for (const resource of resources[resourceGroup[type]]) {
-          const encoded = this.#prepare(envoyJson(resource), `${type} ${resource.name}`);
+          const encoded = this.#prepareResource(resource, type);
           const version = encoded.version;
           const old = previous?.types[type].get(resource.name);
+          if (old?.version === version) {
+            // Unchanged: the stored entry carries over as is (its references stay counted once).
+            map.set(resource.name, old);
+            continue;
+          }
           let bytes: Uint8Array;
           const cached = this.#encoded.get(version);
-          if (old?.version === version) bytes = old.bytes;
-          else if (cached) bytes = cached.bytes;
+          if (cached) bytes = cached.bytes;
           else bytes = encoded.encode();
           this.#ref(version, bytes, encoded.pieces);
           map.set(resource.name, { name: resource.name, version, typeUrl: resource["@type"], bytes, pieces: encoded.pieces });
@@ -139,14 +150,16 @@ export class SnapshotStore {
         versions[type] = setVersion(map.values());
       }
     } catch (error) {
-      for (const type of pushOrder) for (const resource of types[type]?.values() ?? []) this.#unref(resource.version, resource.pieces);
+      for (const type of pushOrder) {
+        for (const [name, resource] of types[type] ?? []) if (previous?.types[type].get(name) !== resource) this.#unref(resource.version, resource.pieces);
+      }
       this.#sweepPieces();
       throw error;
     }
     this.#sweepPieces();
     const snapshot: ProxySnapshot = { key, types, versions };
     this.#snapshots.set(key, snapshot);
-    if (previous) this.#release(previous);
+    if (previous) this.#release(previous, snapshot);
     const changed = new Set(pushOrder.filter((type) => previous?.versions[type] !== versions[type]));
     if (changed.size > 0) for (const listener of this.#listeners) listener(key, snapshot, changed);
     return changed;
@@ -169,9 +182,24 @@ export class SnapshotStore {
     return [...this.#snapshots.keys()].sort();
   }
 
+  /** How many encoded resources and pieces are cached (all are referenced by a stored snapshot). */
+  cacheSizes(): { resources: number; pieces: number } {
+    return { resources: this.#encoded.size, pieces: this.#pieces.size };
+  }
+
   subscribe(listener: SnapshotListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  #prepareResource(resource: EnvoyResource, type: XdsType): Encoded {
+    if (!isFrozenDeep(resource)) return this.#prepare(envoyJson(resource), `${type} ${resource.name}`);
+    let prepared = this.#preparedFrozen.get(resource);
+    if (!prepared) {
+      prepared = this.#prepare(envoyJson(resource), `${type} ${resource.name}`);
+      this.#preparedFrozen.set(resource, prepared);
+    }
+    return prepared;
   }
 
   /** The resource's version (content hash) and how to encode it, piecewise for big types. */
@@ -200,6 +228,7 @@ export class SnapshotStore {
           const bytes = this.#codec.encode(elementType, element, `${path}.${fieldName}[${i}]`);
           framed = Buffer.concat([Uint8Array.from([...tag, ...varint(bytes.length)]), bytes]);
           this.#pieces.set(key, { bytes: framed, refs: 0 });
+          this.#freshPieces.push(key);
         }
         parts.push(framed);
       });
@@ -227,12 +256,20 @@ export class SnapshotStore {
     }
   }
 
-  #release(snapshot: ProxySnapshot): void {
-    for (const type of pushOrder) for (const resource of snapshot.types[type].values()) this.#unref(resource.version, resource.pieces);
+  /** Drops the snapshot's references, except to entries carried over into `next`. */
+  #release(snapshot: ProxySnapshot, next?: ProxySnapshot): void {
+    for (const type of pushOrder) {
+      const kept = next?.types[type];
+      for (const [name, resource] of snapshot.types[type]) if (kept?.get(name) !== resource) this.#unref(resource.version, resource.pieces);
+    }
   }
 
   /** Pieces encoded for a resource that was not stored (an error, or a version found cached). */
   #sweepPieces(): void {
-    for (const [key, piece] of this.#pieces) if (piece.refs <= 0) this.#pieces.delete(key);
+    for (const key of this.#freshPieces) {
+      const piece = this.#pieces.get(key);
+      if (piece && piece.refs <= 0) this.#pieces.delete(key);
+    }
+    this.#freshPieces = [];
   }
 }

@@ -64,3 +64,44 @@ test("piecewise-encoded resources (virtual hosts, filter chains, endpoints) deco
     }
   }
 });
+
+test("compiles with memoised (frozen, reused) objects store the same versions and bytes as fresh copies; nothing cached outlives its snapshots", async () => {
+  const { compileGateway } = await import("../../../src/compile/compile.js");
+  const { buildSnapshot } = await import("../../../src/model/snapshot.js");
+  const { generateInputs } = await import("../../../bench/ads.js");
+  const { defaultIngressGatewayProxy } = await import("../../../src/model/proxy.js");
+  const proxy = { ...defaultIngressGatewayProxy, labels: { istio: "ingressgateway" } };
+  const inputs = generateInputs(30);
+  const store = new SnapshotStore();
+  const steps: ((current: typeof inputs) => void)[] = [
+    () => {},
+    (current) => void (current.virtualServices = current.virtualServices!.slice(0, -1)),
+    (current) => void (current.services = current.services!.map((service, i) => (i === 3 ? { metadata: { name: "svc-3", namespace: "bench" }, spec: { ports: [{ name: "http", port: 81 }] } } : service))),
+    (current) => void (current.virtualServices = [...current.virtualServices!, structuredClone(current.virtualServices![0]!)]),
+    (current) => void (current.endpointSlices = current.endpointSlices!.filter((_, i) => i !== 5)),
+  ];
+  for (const [index, step] of [...steps, ...steps].entries()) {
+    step(inputs);
+    const resources = compileGateway(buildSnapshot(inputs), proxy).resources;
+    if (index === 6) {
+      // A failed setSnapshot in between must not disturb what is cached for the stored one.
+      const bad = { ...resources, clusters: [...resources.clusters, { "@type": typeUrl.cluster, name: "zz", not_a_field: true }] };
+      const before = store.cacheSizes();
+      assert.throws(() => store.setSnapshot("ns/gw", bad));
+      assert.deepEqual(store.cacheSizes(), before, "the failed snapshot's references are undone, the stored one's kept");
+    }
+    store.setSnapshot("ns/gw", resources);
+    const fresh = new SnapshotStore(store.codec);
+    fresh.setSnapshot("ns/gw", structuredClone(resources));
+    const stored = store.getSnapshot("ns/gw")!;
+    const expected = fresh.getSnapshot("ns/gw")!;
+    assert.deepEqual(stored.versions, expected.versions, `step ${index}`);
+    for (const [type, map] of Object.entries(expected.types) as [keyof typeof expected.types, (typeof expected.types)["LDS"]][]) {
+      assert.deepEqual([...stored.types[type].keys()], [...map.keys()], `step ${index} ${type}`);
+      for (const [name, resource] of map) assert.ok(Buffer.from(stored.types[type].get(name)!.bytes).equals(resource.bytes), `step ${index} ${type} ${name}`);
+    }
+  }
+  assert.ok(store.cacheSizes().pieces > 0);
+  store.deleteSnapshot("ns/gw");
+  assert.deepEqual(store.cacheSizes(), { resources: 0, pieces: 0 }, "every cached encoding is released with the last snapshot using it");
+});
