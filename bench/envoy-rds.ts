@@ -26,7 +26,9 @@
  *   http.<port>.update_duration` stat): the samples of passes 0-2 (its bins before and after).
  *
  * Variants (docs/architecture.md says which are equivalent for Envoy's behaviour, and why):
- * current, retry-on-vhost, metadata-on-vhost, hoisted (both), no-route-metadata, no-host-predicate,
+ * current, retry-on-vhost, metadata-on-vhost, hoisted (both), max-stream-duration (the deprecated
+ * max_grpc_timeout written as max_stream_duration.grpc_timeout_header_max), hoisted-msd (all
+ * three), no-route-metadata, no-host-predicate,
  * no-max-grpc-timeout, lean (retry on vhost without predicate, no metadata, no
  * max_grpc_timeout), bare (match + cluster only), one-route (1,000 × the catch-all route),
  * 10k (10,000 virtual hosts, current shape; CDS still has the 1,000 clusters: validate_clusters
@@ -327,6 +329,12 @@ const dropHostPredicate = (policy: JsonValue | undefined): void => {
   }
 };
 const dropMaxGrpcTimeout = (route: RouteJson): void => void (route.route && delete route.route.max_grpc_timeout);
+/** The deprecated max_grpc_timeout as its replacement, max_stream_duration.grpc_timeout_header_max. */
+const maxStreamDuration = (route: RouteJson): void => {
+  if (!route.route || route.route.max_grpc_timeout === undefined) return;
+  route.route.max_stream_duration = { grpc_timeout_header_max: route.route.max_grpc_timeout };
+  delete route.route.max_grpc_timeout;
+};
 
 interface Variant {
   name: string;
@@ -340,6 +348,8 @@ const variants: Variant[] = [
   { name: "retry-on-vhost", size: 1000, shape: (c) => withHosts(c, retryOnVhost) },
   { name: "metadata-on-vhost", size: 1000, shape: (c) => withHosts(c, metadataOnVhost) },
   { name: "hoisted", size: 1000, shape: (c) => withHosts(c, (h) => metadataOnVhost(retryOnVhost(h))) },
+  { name: "max-stream-duration", size: 1000, shape: (c) => withHosts(c, (h) => dropFromRoutes(h, maxStreamDuration)) },
+  { name: "hoisted-msd", size: 1000, shape: (c) => withHosts(c, (h) => metadataOnVhost(retryOnVhost(dropFromRoutes(h, maxStreamDuration)))) },
   { name: "no-route-metadata", size: 1000, shape: (c) => withHosts(c, (h) => dropFromRoutes(h, dropMetadata)) },
   { name: "no-host-predicate", size: 1000, shape: (c) => withHosts(c, (h) => dropFromRoutes(h, (r) => dropHostPredicate(r.route?.retry_policy))) },
   { name: "no-max-grpc-timeout", size: 1000, shape: (c) => withHosts(c, (h) => dropFromRoutes(h, dropMaxGrpcTimeout)) },
@@ -467,6 +477,8 @@ interface Row {
   cpuMs: number[];
   /** CPU of a push whose content Envoy already has (decode + validate + hash, no build). */
   unchangedCpuMs: number[];
+  /** Envoy's runtime.deprecated_feature_use per push (each use of a deprecated field is counted). */
+  deprecatedPerPush: number;
   ticksMsPerUpdate: number;
   envoyUpdate: string;
 }
@@ -537,6 +549,7 @@ async function measureVariant(types: Encoded, ads: PreEncodedAds, envoy: Envoy, 
   await sleep(1000);
   const idleNsPerMs = (threadsCpuNs(pid) - idleStart) / (performance.now() - idleT0);
   const binsBefore = await updateDurationBins(envoy, routeName);
+  const deprecatedBefore = (await envoy.stat("runtime.deprecated_feature_use")) ?? 0;
 
   // Pass 0, quiet: the same configuration again under a new version. Envoy decodes and validates
   // it, finds its hash unchanged and builds nothing (rds_impl.cc onRdsUpdate): what that costs.
@@ -581,6 +594,7 @@ async function measureVariant(types: Encoded, ads: PreEncodedAds, envoy: Envoy, 
     await sleep(50);
   }
   const updates = binsDelta(binsBefore, await updateDurationBins(envoy, routeName));
+  const deprecatedPerPush = (((await envoy.stat("runtime.deprecated_feature_use")) ?? 0) - deprecatedBefore) / (version - 1);
   const envoyUpdate = updates.count === 0 ? "n/a" : `${[50, 95, 99].map((q) => updates.p(q).toFixed(1)).join(" / ")} (${updates.count})`;
   return {
     variant: variant.name,
@@ -591,6 +605,7 @@ async function measureVariant(types: Encoded, ads: PreEncodedAds, envoy: Envoy, 
     servedMs,
     cpuMs,
     unchangedCpuMs,
+    deprecatedPerPush,
     ticksMsPerUpdate,
     envoyUpdate,
   };
@@ -659,11 +674,11 @@ async function main(): Promise<void> {
   console.log(
     "\n| variant | API | vhosts | RDS size | push → ACK p50 / p95 / p99 | push → served p50 / p95 / p99 | Envoy CPU per update p50 / p95 (schedstat) | of which decode + validate (unchanged re-push, p50) | utime+stime per update (mean) | Envoy update_duration p50 / p95 / p99 (samples) |",
   );
-  console.log("|---|---|---|---|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|");
   for (const row of rows) {
     console.log(
       `| ${row.variant} | ${row.api === "sotw" ? "SotW" : "Delta"} | ${row.hosts} | ${(row.rdsKiB / 1024).toFixed(2)} MiB | ${p3(row.ackMs)} ms | ${p3(row.servedMs)} ms | ` +
-        `${percentile(row.cpuMs, 50).toFixed(1)} / ${percentile(row.cpuMs, 95).toFixed(1)} ms | ${percentile(row.unchangedCpuMs, 50).toFixed(1)} ms | ${row.ticksMsPerUpdate.toFixed(0)} ms | ${row.envoyUpdate} ms |`,
+        `${percentile(row.cpuMs, 50).toFixed(1)} / ${percentile(row.cpuMs, 95).toFixed(1)} ms | ${percentile(row.unchangedCpuMs, 50).toFixed(1)} ms | ${row.ticksMsPerUpdate.toFixed(0)} ms | ${row.envoyUpdate} ms | ${row.deprecatedPerPush.toFixed(0)} |`,
     );
   }
   console.log(`\nload average at end: ${load()}`);
