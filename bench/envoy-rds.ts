@@ -5,6 +5,7 @@
  *   npx tsx bench/envoy-rds.ts                                  # every variant, SotW, 30 pushes each
  *   npx tsx bench/envoy-rds.ts --api sotw,delta --variants current,retry-on-vhost --pushes 30
  *   npx tsx bench/envoy-rds.ts --variants 10k --pushes 10
+ *   npx tsx bench/envoy-rds.ts --scoped --pushes 30             # the same hosts as scoped routes (SRDS, Delta)
  *
  * A real Envoy (the bench's, --concurrency 1 as every bench Envoy) on the ADS bootstrap, connected
  * to a minimal ADS server in this file that only writes pre-encoded bytes: no compile, no hashing,
@@ -55,6 +56,7 @@ const typeUrls = {
   EDS: "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
   LDS: "type.googleapis.com/envoy.config.listener.v3.Listener",
   RDS: "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
+  SRDS: "type.googleapis.com/envoy.config.route.v3.ScopedRouteConfiguration",
 } as const;
 type XdsType = keyof typeof typeUrls;
 const typeOfUrl = new Map<string, XdsType>(Object.entries(typeUrls).map(([type, url]) => [url, type as XdsType]));
@@ -152,7 +154,8 @@ interface Ack {
  * Answers Envoy's first request for each type (and a SotW name-list change) with the bytes it
  * holds, writes what it is told to, and reports ACKs and NACKs with their arrival time. Nothing
  * else: Envoy's subscriptions are known in advance (wildcard CDS and LDS, every EDS name, the one
- * route configuration).
+ * route configuration). In the scoped mode (Delta only), RDS names are served as Envoy subscribes
+ * to them, from `serveByName` (encoded then: only the new scope's small configuration).
  */
 class PreEncodedAds {
   readonly #types: Encoded;
@@ -165,6 +168,10 @@ class PreEncodedAds {
   readonly #answered = new Map<XdsType, string>();
   #waiters: Array<(ack: Ack) => void> = [];
   readonly nacks: Ack[] = [];
+  readonly #byName = new Map<XdsType, Map<string, Uint8Array>>();
+  /** Every write: type, nonce, time (the scoped mode waits for the RDS answer a push caused). */
+  readonly writes: Array<{ type: XdsType; nonce: string; at: number }> = [];
+  readonly #acks = new Map<string, Ack>();
 
   constructor(types: Encoded) {
     this.#types = types;
@@ -201,6 +208,13 @@ class PreEncodedAds {
     this.#initial.set(type, body);
   }
 
+  /** Resources of a type answered by name as Envoy subscribes (Delta). */
+  serveByName(type: XdsType, name: string, bytes: Uint8Array): void {
+    let resources = this.#byName.get(type);
+    if (!resources) this.#byName.set(type, (resources = new Map()));
+    resources.set(name, bytes);
+  }
+
   get api(): Api | undefined {
     return this.#api;
   }
@@ -210,12 +224,15 @@ class PreEncodedAds {
     if (!this.#call) throw new Error("no ADS stream");
     const nonce = String(++this.#nonce);
     this.#lastNonce.set(type, nonce);
+    this.writes.push({ type, nonce, at: performance.now() });
     this.#call.write(Buffer.concat([body, lengthDelimited(5, Buffer.from(nonce))]));
     return nonce;
   }
 
   /** The next ACK or NACK of `nonce`. */
   acked(nonce: string, timeoutMs: number): Promise<Ack> {
+    const seen = this.#acks.get(nonce);
+    if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no ACK for nonce ${nonce} within ${timeoutMs} ms`)), timeoutMs);
       const waiter = (ack: Ack): void => {
@@ -257,7 +274,17 @@ class PreEncodedAds {
     if (nonce !== "" && nonce === this.#lastNonce.get(xdsType)) {
       const ack: Ack = { type: xdsType, nonce, at, ...(request.error_detail ? { error: request.error_detail.message ?? "NACK" } : {}) };
       if (ack.error) this.nacks.push(ack);
+      this.#acks.set(nonce, ack);
       for (const waiter of [...this.#waiters]) waiter(ack);
+    }
+    const byName = this.#byName.get(xdsType);
+    if (byName && api === "delta") {
+      const wanted = (request.resource_names_subscribe ?? []).filter((name) => byName.has(name));
+      if (wanted.length > 0) {
+        const resources = wanted.map((name) => ({ name, bytes: byName.get(name)! }));
+        this.write(xdsType, responseBody(this.#types, api, xdsType, `by-name-${this.#nonce}`, resources));
+      }
+      return;
     }
     const names = JSON.stringify([...(request.resource_names ?? request.resource_names_subscribe ?? [])].sort());
     // Answer a type once, and again in SotW when its name list changes (EDS as clusters warm).
@@ -657,6 +684,150 @@ async function runApi(api: Api, selected: Variant[], pushes: number, codec: Prot
   return rows;
 }
 
+// ---- the scoped mode: one small RouteConfiguration per host, chosen by the Host header (SRDS)
+
+/**
+ * The same hosts served through the HTTP connection manager's `scoped_routes` instead of one
+ * `rds` configuration: a ScopedRouteConfiguration per host, keyed by the whole `:authority`
+ * header, naming a RouteConfiguration that holds that host alone. A new host is one new scope
+ * (Delta SRDS) plus one new 1-host configuration that Envoy then subscribes to (Delta RDS);
+ * nothing else is rebuilt. NOT equivalent to the current shape (docs/architecture.md): the key
+ * is the exact header, so wildcard hosts (`*.example.com`), a Host with a port, and several
+ * hosts in one virtual host need more scopes or cannot be expressed.
+ */
+async function runScoped(pushes: number, codec: ProtoCodec): Promise<Row> {
+  const api: Api = "delta";
+  const types = encodedTypes(codec);
+  const httpPort = await freePort();
+  const extra = Array.from({ length: pushes }, (_, i) => directResponseVs(i));
+  const compiled = compileBench(1000, proxyFor(httpPort), extra);
+  const routeConfig = routeConfigOf(compiled, routeNameFor(httpPort));
+  const { virtual_hosts: _hosts, "@type": _type, ...routeFields } = routeConfig;
+  const scopesName = `${routeNameFor(httpPort)}.scopes`;
+  const listeners = (JSON.parse(JSON.stringify(compiled.listeners).replaceAll('"address":"0.0.0.0"', '"address":"127.0.0.1"')) as EnvoyJson[]).map((listener) => {
+    const text = JSON.stringify(listener);
+    const rds = JSON.stringify({ config_source: { ads: {}, resource_api_version: "V3" }, route_config_name: routeNameFor(httpPort) });
+    if (!text.includes(`"rds":${rds}`)) throw new Error("the compiled listener has no rds to replace");
+    const scoped = {
+      name: scopesName,
+      scope_key_builder: { fragments: [{ header_value_extractor: { name: ":authority", index: 0 } }] },
+      rds_config_source: { ads: {}, resource_api_version: "V3" },
+      scoped_rds: { scoped_rds_config_source: { ads: {}, resource_api_version: "V3" } },
+    };
+    return JSON.parse(text.replace(`"rds":${rds}`, `"scoped_routes":${JSON.stringify(scoped)}`)) as EnvoyJson;
+  });
+  const routeType = codec.type("envoy.config.route.v3.RouteConfiguration");
+  const scopeType = codec.type("envoy.config.route.v3.ScopedRouteConfiguration");
+  const perHost = hosts(routeConfig).map((host) => {
+    const rcName = `rc-${String(host.name)}`;
+    const domain = String((host.domains as string[])[0]);
+    return {
+      name: String(host.name),
+      rc: { name: rcName, bytes: codec.encode(routeType, { ...routeFields, name: rcName, virtual_hosts: [{ ...host, domains: ["*"] }] } as JsonValue) },
+      scope: { name: `scope-${domain}`, bytes: codec.encode(scopeType, { name: `scope-${domain}`, route_configuration_name: rcName, key: { fragments: [{ string_key: domain }] } }) },
+    };
+  });
+  const isAdded = (name: string): boolean => /^new-\d+\./.test(name);
+  const base = perHost.filter((h) => !isAdded(h.name));
+  const added = perHost.filter((h) => isAdded(h.name)).sort((a, b) => Number(/^new-(\d+)/.exec(a.name)![1]) - Number(/^new-(\d+)/.exec(b.name)![1]));
+  const ads = new PreEncodedAds(types);
+  ads.setInitial("CDS", responseBody(types, api, "CDS", "1", resourcesOf(compiled.clusters, codec)));
+  ads.setInitial("EDS", responseBody(types, api, "EDS", "1", resourcesOf(compiled.endpoints, codec)));
+  ads.setInitial("LDS", responseBody(types, api, "LDS", "1", listeners.map((l) => ({ name: String(l.name), bytes: codec.encodeAny(l).value }))));
+  ads.setInitial("SRDS", responseBody(types, api, "SRDS", "1", base.map((h) => h.scope)));
+  for (const host of perHost) ads.serveByName("RDS", host.rc.name, host.rc.bytes);
+  const xdsPort = await ads.listen();
+  let envoy: Envoy | undefined;
+  try {
+    envoy = await startEnvoy({
+      bootstrap: { ...adsBootstrap({ xdsHost: "127.0.0.1", xdsPort, apiType: "DELTA_GRPC", adminPort: 0, namespace: "istio-system", workloadName: "istio-ingressgateway" }), stats_flush_on_admin: true },
+      name: "bench-envoy-srds",
+      logLevel: "warn",
+      readyTimeoutMs: 600_000,
+    });
+    const pid = envoy.process.child.pid!;
+    // Every base host served before measuring (Envoy subscribes to 1,000 configurations).
+    for (;;) {
+      const text = await envoy.admin("/stats?filter=rds.rc-.*update_success$");
+      if ((text.match(/: [1-9]/g) ?? []).length >= base.length) break;
+      await sleep(200);
+    }
+    // Routing as before: a base host reaches its route (503: its endpoints do not listen), an
+    // unknown host gets Envoy's 404 (no scope).
+    const status = async (host: string): Promise<number> => (await httpRequest({ url: `http://127.0.0.1:${httpPort}/`, headers: { host }, timeoutMs: 5000 })).status;
+    const [known, unknown] = [await status("svc-7.bench.example.com"), await status("nowhere.bench.example.com")];
+    if (known !== 503 || unknown !== 404) throw new Error(`scoped routing is off: a base host got ${known} (503 expected), an unknown one ${unknown} (404 expected)`);
+    await sleep(1000);
+    const idleStart = threadsCpuNs(pid);
+    const idleT0 = performance.now();
+    await sleep(1000);
+    const idleNsPerMs = (threadsCpuNs(pid) - idleStart) / (performance.now() - idleT0);
+    let version = 1;
+    const push = (count: number): { nonce: string; at: number } => {
+      const body = responseBody(types, api, "SRDS", String(++version), added.slice(count - 1, count).map((h) => h.scope));
+      const at = performance.now();
+      return { nonce: ads.write("SRDS", body), at };
+    };
+    /** The SRDS ACK, then the RDS answer the new scope caused and its ACK. */
+    const settled = async (nonce: string, at: number): Promise<Ack> => {
+      const scopeAck = await ads.acked(nonce, ACK_TIMEOUT_MS);
+      if (scopeAck.error) throw new Error(`SRDS NACKed: ${scopeAck.error}`);
+      for (;;) {
+        const answer = ads.writes.find((w) => w.type === "RDS" && w.at >= at);
+        if (answer) {
+          const ack = await ads.acked(answer.nonce, ACK_TIMEOUT_MS);
+          if (ack.error) throw new Error(`RDS NACKed: ${ack.error}`);
+          return ack;
+        }
+        await sleep(1);
+      }
+    };
+    const ackMs: number[] = [];
+    const cpuMs: number[] = [];
+    const servedMs: number[] = [];
+    const ticksBefore = processTicks(pid);
+    const half = Math.floor(added.length / 2);
+    for (let i = 1; i <= half; i++) {
+      const cpu0 = threadsCpuNs(pid);
+      const { nonce, at } = push(i);
+      ackMs.push((await settled(nonce, at)).at - at);
+      await sleep(SETTLE_MS);
+      cpuMs.push((threadsCpuNs(pid) - cpu0 - idleNsPerMs * (performance.now() - at)) / 1e6);
+    }
+    const ticksMsPerUpdate = ((processTicks(pid) - ticksBefore) * 10) / half;
+    for (let i = half + 1; i <= added.length; i++) {
+      const { nonce, at } = push(i);
+      const acked = settled(nonce, at);
+      for (;;) {
+        if (await servedBy(httpPort, i - 1)) break;
+        if (performance.now() - at > ACK_TIMEOUT_MS) throw new Error(`new-${i - 1} never served`);
+        await sleep(1);
+      }
+      servedMs.push(performance.now() - at);
+      ackMs.push((await acked).at - at);
+      await sleep(50);
+    }
+    if (ads.nacks.length > 0) throw new Error(`NACKs: ${ads.nacks.map((n) => n.error).join("; ")}`);
+    const one = added[0]!;
+    return {
+      variant: "scoped (SRDS: 1,000 scopes × 1-host RouteConfiguration)",
+      api,
+      hosts: 1000,
+      rdsKiB: (one.rc.bytes.length + one.scope.bytes.length) / 1024,
+      ackMs,
+      servedMs,
+      cpuMs,
+      unchangedCpuMs: [],
+      deprecatedPerPush: NaN,
+      ticksMsPerUpdate,
+      envoyUpdate: "n/a",
+    };
+  } finally {
+    await envoy?.stop();
+    await ads.close();
+  }
+}
+
 function option(name: string): string | undefined {
   const index = process.argv.indexOf(`--${name}`);
   return index >= 0 ? process.argv[index + 1] : undefined;
@@ -670,15 +841,16 @@ async function main(): Promise<void> {
   console.log(`load average at start: ${load()}; ${pushes} pushes per pass, 2 passes per variant; Envoy --concurrency 1`);
   const codec = new ProtoCodec();
   const rows: Row[] = [];
-  for (const api of apis) rows.push(...(await runApi(api, selected, pushes, codec)));
+  if (process.argv.includes("--scoped")) rows.push(await runScoped(pushes, codec));
+  else for (const api of apis) rows.push(...(await runApi(api, selected, pushes, codec)));
   console.log(
     "\n| variant | API | vhosts | RDS size | push → ACK p50 / p95 / p99 | push → served p50 / p95 / p99 | Envoy CPU per update p50 / p95 (schedstat) | of which decode + validate (unchanged re-push, p50) | utime+stime per update (mean) | Envoy update_duration p50 / p95 / p99 (samples) |",
   );
   console.log("|---|---|---|---|---|---|---|---|---|---|---|");
   for (const row of rows) {
     console.log(
-      `| ${row.variant} | ${row.api === "sotw" ? "SotW" : "Delta"} | ${row.hosts} | ${(row.rdsKiB / 1024).toFixed(2)} MiB | ${p3(row.ackMs)} ms | ${p3(row.servedMs)} ms | ` +
-        `${percentile(row.cpuMs, 50).toFixed(1)} / ${percentile(row.cpuMs, 95).toFixed(1)} ms | ${percentile(row.unchangedCpuMs, 50).toFixed(1)} ms | ${row.ticksMsPerUpdate.toFixed(0)} ms | ${row.envoyUpdate} ms | ${row.deprecatedPerPush.toFixed(0)} |`,
+      `| ${row.variant} | ${row.api === "sotw" ? "SotW" : "Delta"} | ${row.hosts} | ${row.rdsKiB < 100 ? `${row.rdsKiB.toFixed(1)} KiB` : `${(row.rdsKiB / 1024).toFixed(2)} MiB`} | ${p3(row.ackMs)} ms | ${p3(row.servedMs)} ms | ` +
+        `${percentile(row.cpuMs, 50).toFixed(1)} / ${percentile(row.cpuMs, 95).toFixed(1)} ms | ${row.unchangedCpuMs.length > 0 ? `${percentile(row.unchangedCpuMs, 50).toFixed(1)} ms` : "n/a"} | ${row.ticksMsPerUpdate.toFixed(0)} ms | ${row.envoyUpdate}${row.envoyUpdate === "n/a" ? "" : " ms"} | ${Number.isNaN(row.deprecatedPerPush) ? "n/a" : row.deprecatedPerPush.toFixed(0)} |`,
     );
   }
   console.log(`\nload average at end: ${load()}`);
