@@ -13,7 +13,7 @@
  * gRPC framing and loopback). The config is bench/ads.ts's: 1,000 VirtualServices × 5 routes
  * compiled by src/compile (compileBench), CDS and EDS sent once at start, then per variant:
  *
- * - the variant's RouteConfiguration `http.8080` with its 1,000 virtual hosts is pushed and ACKed;
+ * - the variant's RouteConfiguration `http.<port>` with its 1,000 virtual hosts is pushed and ACKed;
  * - pass 0 (quiet): 10 pushes of the same configuration under a new version: Envoy decodes and
  *   validates it, sees its hash unchanged and builds nothing; its CPU is the decode's share;
  * - pass 1 (quiet): N pushes, each adding one directResponse virtual host (what a new
@@ -24,7 +24,11 @@
  * - pass 2 (served): N more pushes, with the new host polled every 1 ms (a new connection per
  *   request, as bench/ads.ts) until Envoy answers 200: push → first good answer;
  * - Envoy's own `update_duration` histogram of the RDS subscription (the `http.<prefix>.rds.
- *   http.<port>.update_duration` stat): the samples of passes 0-2 (its bins before and after).
+ *   http.<port>.update_duration` stat): the samples of passes 0-2 (its bins before and after);
+ *   and `runtime.deprecated_feature_use` per push (Envoy counts every deprecated field it meets).
+ *
+ * `--scoped`: the same hosts through `scoped_routes` (runScoped below), Delta only; half the
+ * pushes quiet (ACK, CPU), half polled (served).
  *
  * Variants (docs/architecture.md says which are equivalent for Envoy's behaviour, and why):
  * current, retry-on-vhost, metadata-on-vhost, hoisted (both), max-stream-duration (the deprecated
