@@ -2,6 +2,7 @@
  * `pilotfish agent` memory (issue 11's target: RSS < 40 MB), run on purpose:
  *
  *   npx tsx bench/agent.ts            # sizes 1 and 1000 VirtualServices
+ *   PILOTFISH_AGENT_NODE_OPTIONS="--max-semi-space-size=1" npx tsx bench/agent.ts   # the agent's V8 flags
  *
  * Builds the project (tsc → dist/, as the image runs it), then per size: the compiled config
  * written as the published file layout, an upstream XdsServer in this process holding the same
@@ -60,7 +61,7 @@ async function measureAgent(size: number, main: string): Promise<{ rssMiB: numbe
   const server = new XdsServer({ store, authentication: "none" });
   const bound = await server.listen("127.0.0.1:0");
   const socket = join(dir, "agent.sock");
-  const agent = spawnManaged(process.execPath, [main, "agent", "--listen", socket, "--config-dir", configDir, "--upstream", bound, "--upstream-plaintext", "--namespace", "istio-system", "--workload-name", "istio-ingressgateway", "--pod-name", "istio-ingressgateway-5d8f7c9b4-x2kqv"], { name: "agent", cwd: repoRoot });
+  const agent = spawnManaged(process.execPath, [main, "agent", "--listen", socket, "--config-dir", configDir, "--upstream", bound, "--upstream-plaintext", "--namespace", "istio-system", "--workload-name", "istio-ingressgateway", "--pod-name", "istio-ingressgateway-5d8f7c9b4-x2kqv"], { name: "agent", cwd: repoRoot, env: { ...process.env, NODE_OPTIONS: process.env.PILOTFISH_AGENT_NODE_OPTIONS ?? "" } });
   const bootstrap = gatewayBootstrap({ mode: "agent", agentSocket: socket, configDir, adminPort: await freePort(), statusPort: await freePort(), proxyName: "istio-ingressgateway", proxyNamespace: "istio-system" });
   const envoy = await startEnvoy({ bootstrap, name: "bench-agent-envoy", readyTimeoutMs: 120_000 });
   try {

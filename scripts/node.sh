@@ -9,7 +9,7 @@
 # The tools come from scripts/testenv.sh (the bench). Needs root. Addresses come from the
 # benchmarking block (RFC 2544), never private ranges: the node IP 198.19.127.1 sits on a bridge
 # of its own, pods get 198.19.128.0/17 with routes only to the service range and the node IP,
-# Services 198.18.0.0/24, and forwarded traffic from pods to anything outside 198.18.0.0/15 is
+# Services 198.18.0.0/20, and forwarded traffic from pods to anything outside 198.18.0.0/15 is
 # dropped, so nothing a pod sends leaves the machine.
 #
 # Host changes that `down` undoes (docs/architecture.md lists them): the bridges pf-node0 and
@@ -26,7 +26,9 @@ NODE_BRIDGE=pf-node0
 POD_CIDR=198.19.128.0/17
 POD_GATEWAY=198.19.128.1
 POD_BRIDGE=pf-cni0
-SERVICE_CIDR=198.18.0.0/24
+# /20: room for 4,094 Services (bench/scale.ts applies 1,000 Services; a /24 ran out at 252).
+SERVICE_CIDR=198.18.0.0/20
+SERVICE_FIRST_IP=198.18.0.1
 BENCH_CIDR=198.18.0.0/15
 APISERVER_PORT=16443
 ETCD_CLIENT_PORT=23790
@@ -85,7 +87,7 @@ make_pki() {
     -keyout "$pki/ca.key" -out "$pki/ca.crt" 2>/dev/null
   openssl req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" -keyout "$pki/apiserver.key" -out "$pki/apiserver.csr" 2>/dev/null
   printf 'subjectAltName=IP:127.0.0.1,IP:%s,IP:%s,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\nextendedKeyUsage=serverAuth\n' \
-    "${SERVICE_CIDR%0/24}1" "$NODE_IP" >"$pki/apiserver.ext"
+    "$SERVICE_FIRST_IP" "$NODE_IP" >"$pki/apiserver.ext"
   openssl x509 -req -in "$pki/apiserver.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial -days 2 \
     -extfile "$pki/apiserver.ext" -out "$pki/apiserver.crt" 2>/dev/null
   openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
