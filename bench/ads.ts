@@ -6,7 +6,7 @@
  *   npx tsx bench/ads.ts all 50          # 50 route changes instead of 200
  *   npx tsx bench/ads.ts fanout 100      # 100 ADS clients of our own (auto-ACK, own process) on one proxy
  *   npx tsx bench/ads.ts sotw 20 10000   # 10,000 VirtualServices, SotW only, 20 changes
- *   npx tsx bench/ads.ts recompile 0 1000  # CPU time of a one-VirtualService recompile + setSnapshot (p50, p90)
+ *   npx tsx bench/ads.ts recompile 0 1000  # CPU time of a one-VirtualService recompile + setSnapshot
  *
  * - encode: compile 1,000 VirtualServices (× 5 routes, as bench/compile.ts) and encode every
  *   resource to protobuf (src/xds/codec.ts); median of 5 runs, bytes.

@@ -153,9 +153,10 @@ interface MemoisedCluster {
  * entry is reused while every snapshot look-up its build made still returns the same objects
  * (lookups.ts, docs/adr/0019); the Service is the key (an unchanged one is the same object).
  */
-const builtClusters = new WeakMap<Service, Map<string, MemoisedCluster>>();
-/** Clusters kept per Service (ports × subsets × proxies); the oldest is dropped beyond. */
+const builtClusters = new WeakMap<Service, Map<string, Map<string, MemoisedCluster>>>();
+/** Cluster names kept per Service (ports × subsets) and contexts (proxies, options) per name; the oldest dropped beyond. */
 const clustersPerService = 64;
+const contextsPerCluster = 8;
 
 function sameRef(a: ClusterRef, b: ClusterRef): boolean {
   return a.name === b.name && a.host === b.host && a.port === b.port && a.subset === b.subset;
@@ -176,9 +177,10 @@ export function buildClusters(
   for (const ref of [...unique.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const service = snapshot.serviceForHost(ref.host);
     if (!service) continue; // reported where the destination was written
-    const key = `${ref.name}\u0000${contextKey}`;
-    let byKey = builtClusters.get(service);
-    const memo = byKey?.get(key);
+    // By cluster name, then context: no key string built per cluster per compile.
+    let byName = builtClusters.get(service);
+    let byContext = byName?.get(ref.name);
+    const memo = byContext?.get(contextKey);
     let built: BuiltCluster;
     if (memo && sameRef(memo.ref, ref) && memo.applyPolicy === applyPolicy && lookupsHold(snapshot, memo.lookups)) {
       built = memo.value;
@@ -187,10 +189,12 @@ export function buildClusters(
       built = freezeDeep(buildCluster(record.snapshot, proxy, options, ref, service, applyPolicy));
       const lookups = record.lookups();
       if (lookups !== undefined) {
-        if (!byKey) builtClusters.set(service, (byKey = new Map()));
-        byKey.delete(key);
-        byKey.set(key, { ref, applyPolicy, lookups, value: built });
-        if (byKey.size > clustersPerService) byKey.delete(byKey.keys().next().value as string);
+        if (!byName) builtClusters.set(service, (byName = new Map()));
+        if (!byContext) byName.set(ref.name, (byContext = new Map()));
+        byContext.delete(contextKey);
+        byContext.set(contextKey, { ref, applyPolicy, lookups, value: built });
+        if (byContext.size > contextsPerCluster) byContext.delete(byContext.keys().next().value as string);
+        if (byName.size > clustersPerService) byName.delete(byName.keys().next().value as string);
       }
     }
     out.clusters.push(built.cluster);

@@ -66,6 +66,8 @@ export function resolveShortHost(host: string, namespace: string): string {
   return host.includes(".") || host === "*" ? host : `${host}.${namespace}${clusterDomainSuffix}`;
 }
 
+const noRules: readonly DestinationRule[] = Object.freeze([]);
+
 export function buildSnapshot(inputs: SnapshotInputs): Snapshot {
   const gateways = prepare(inputs.gateways);
   const virtualServices = prepare(inputs.virtualServices);
@@ -131,6 +133,7 @@ export function buildSnapshot(inputs: SnapshotInputs): Snapshot {
     secret: (namespace: string, name: string) => secrets.get(key(namespace, name)),
     destinationRulesForHost(fqdn: string) {
       // Asked for every route's destination and every routed cluster: answered once per host.
+      if (!hasWildcardRules && !rulesByHost.has(fqdn)) return noRules;
       let rules = rulesForHost.get(fqdn);
       if (rules === undefined) {
         const exact = rulesByHost.get(fqdn) ?? [];
