@@ -848,7 +848,7 @@ async function main(): Promise<void> {
   if (process.argv.includes("--scoped")) rows.push(await runScoped(pushes, codec));
   else for (const api of apis) rows.push(...(await runApi(api, selected, pushes, codec)));
   console.log(
-    "\n| variant | API | vhosts | RDS size | push → ACK p50 / p95 / p99 | push → served p50 / p95 / p99 | Envoy CPU per update p50 / p95 (schedstat) | of which decode + validate (unchanged re-push, p50) | utime+stime per update (mean) | Envoy update_duration p50 / p95 / p99 (samples) |",
+    "\n| variant | API | vhosts | RDS size | push → ACK p50 / p95 / p99 | push → served p50 / p95 / p99 | Envoy CPU per update p50 / p95 (schedstat) | of which decode + validate (unchanged re-push, p50) | utime+stime per update (mean) | Envoy update_duration p50 / p95 / p99 (samples) | deprecated fields per push |",
   );
   console.log("|---|---|---|---|---|---|---|---|---|---|---|");
   for (const row of rows) {
