@@ -114,7 +114,8 @@ function loopback(resources: EnvoyResources): EnvoyResources {
   return { ...resources, listeners: JSON.parse(JSON.stringify(resources.listeners).replaceAll('"address":"0.0.0.0"', '"address":"127.0.0.1"')) as EnvoyResources["listeners"] };
 }
 
-function directResponseVs(i: number): VirtualService {
+/** A VirtualService for a new host answered by a directResponse route (needs no upstream). */
+export function directResponseVs(i: number): VirtualService {
   return {
     apiVersion: "networking.istio.io/v1",
     kind: "VirtualService",

@@ -44,7 +44,6 @@ import { loadavg } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as grpc from "@grpc/grpc-js";
 import type protobuf from "protobufjs";
-import type { VirtualService } from "../src/api/index.js";
 import { envoyJson } from "../src/envoy/cluster.js";
 import type { EnvoyJson, EnvoyResource, EnvoyResources, JsonValue } from "../src/envoy/resources.js";
 import type { GatewayProxy } from "../src/model/proxy.js";
@@ -53,7 +52,7 @@ import { ProtoCodec } from "../src/xds/codec.js";
 import { startEnvoy } from "../test/support/envoy.js";
 import type { Envoy } from "../test/support/envoy.js";
 import { freePort, httpRequest } from "../test/support/net.js";
-import { benchNamespace, compileBench } from "./ads.js";
+import { compileBench, directResponseVs } from "./ads.js";
 
 const typeUrls = {
   CDS: "type.googleapis.com/envoy.config.cluster.v3.Cluster",
@@ -489,14 +488,6 @@ const percentile = (values: number[], p: number): number => {
 const p3 = (values: number[]): string => [50, 95, 99].map((p) => percentile(values, p).toFixed(1)).join(" / ");
 const load = (): string => loadavg().map((l) => l.toFixed(2)).join(" ");
 
-function directResponseVs(i: number): VirtualService {
-  return {
-    apiVersion: "networking.istio.io/v1",
-    kind: "VirtualService",
-    metadata: { name: `new-${i}`, namespace: benchNamespace },
-    spec: { hosts: [`new-${i}.bench.example.com`], gateways: ["bench-gateway"], http: [{ directResponse: { status: 200, body: { string: `new-${i}` } } }] },
-  };
-}
 
 interface Row {
   variant: string;

@@ -28,25 +28,15 @@ import { startAdsEnvoy } from "../test/integration/xds/harness.js";
 import { operatorKubeconfig } from "../test/integration/operator/support/identity.js";
 import { startOperator } from "../test/integration/operator/support/operator-process.js";
 import { hostileFileCases } from "../test/integration/operator/support/hostile-fixtures.js";
+import { seededRandom } from "../test/support/random.js";
 
 const { values } = parseArgs({ options: { seed: { type: "string", default: "1" }, ops: { type: "string", default: "600" }, "request-interval": { type: "string", default: "20" } } });
 const seed = Number(values.seed);
 const operations = Number(values.ops);
 const requestIntervalMs = Number(values["request-interval"]);
 
-/** mulberry32: a small seeded PRNG, enough for reproducible choices. */
-function random(seedValue: number): () => number {
-  let state = seedValue >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-const rand = random(seed);
+const rand = seededRandom(seed);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)]!;
 const int = (min: number, max: number): number => min + Math.floor(rand() * (max - min + 1));
 

@@ -19,18 +19,8 @@ import type { GatewayProxy } from "../../../src/model/proxy.js";
 import { buildSnapshot } from "../../../src/model/snapshot.js";
 import type { SnapshotInputs } from "../../../src/model/snapshot.js";
 import { createCertificateChainSet } from "../../../src/pki/index.js";
+import { seededRandom } from "../../support/random.js";
 
-/** mulberry32: a small seeded generator, so a failure replays exactly. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const namespaces = ["shop", "web"] as const;
 const serviceCount = 5;
@@ -55,7 +45,7 @@ before(async () => {
 });
 
 function generator(seed: number) {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
   const chance = (p: number): boolean => next() < p;
   let version = 0;
