@@ -71,7 +71,8 @@ describe("the bench's Kubernetes node", () => {
     assert.deepEqual(sliceIps, podIps);
 
     const service = JSON.parse(await cluster.kubectlOk(["get", "service", "echo", "-o", "json"], { namespace })) as { spec: { clusterIP: string } };
-    assert.match(service.spec.clusterIP, /^198\.18\.0\.\d+$/);
+    // scripts/node.sh: Services from 198.18.0.0/20.
+    assert.match(service.spec.clusterIP, /^198\.18\.([0-9]|1[0-5])\.\d+$/);
     const podNames = pods.items.map((pod) => pod.metadata.name).sort();
     for (const [what, url] of [
       ["ClusterIP", `http://${service.spec.clusterIP}/whoami`],
