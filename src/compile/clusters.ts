@@ -15,8 +15,8 @@ import { clusterLoadAssignment, edsCluster } from "../envoy/cluster.js";
 import type { LbEndpoint } from "../envoy/cluster.js";
 import { namespaceOf } from "./binding.js";
 import { meshConfig } from "./mesh.js";
-import { lookupsHold, recordLookups } from "./lookups.js";
-import { freezeDeep } from "../envoy/immutable.js";
+import { reuseOrBuild, setNewest } from "./lookups.js";
+import type { Memo } from "./lookups.js";
 
 export function clusterName(port: number, subset: string | undefined, host: string): string {
   return `outbound|${port}|${subset ?? ""}|${host}`;
@@ -141,11 +141,9 @@ interface BuiltCluster {
   diagnostics: readonly Diagnostic[];
 }
 
-interface MemoisedCluster {
+interface MemoisedCluster extends Memo<BuiltCluster> {
   ref: ClusterRef;
   applyPolicy: ClusterPolicyApplier | undefined;
-  lookups: Parameters<typeof lookupsHold>[1];
-  value: BuiltCluster;
 }
 
 /**
@@ -178,25 +176,19 @@ export function buildClusters(
     const service = snapshot.serviceForHost(ref.host);
     if (!service) continue; // reported where the destination was written
     // By cluster name, then context: no key string built per cluster per compile.
-    let byName = builtClusters.get(service);
-    let byContext = byName?.get(ref.name);
-    const memo = byContext?.get(contextKey);
-    let built: BuiltCluster;
-    if (memo && sameRef(memo.ref, ref) && memo.applyPolicy === applyPolicy && lookupsHold(snapshot, memo.lookups)) {
-      built = memo.value;
-    } else {
-      const record = recordLookups(snapshot);
-      built = freezeDeep(buildCluster(record.snapshot, proxy, options, ref, service, applyPolicy));
-      const lookups = record.lookups();
-      if (lookups !== undefined) {
+    const memo = builtClusters.get(service)?.get(ref.name)?.get(contextKey);
+    const built = reuseOrBuild(
+      snapshot,
+      memo && sameRef(memo.ref, ref) && memo.applyPolicy === applyPolicy ? memo : undefined,
+      (view) => buildCluster(view, proxy, options, ref, service, applyPolicy),
+      (fresh) => {
+        let byName = builtClusters.get(service);
         if (!byName) builtClusters.set(service, (byName = new Map()));
-        if (!byContext) byName.set(ref.name, (byContext = new Map()));
-        byContext.delete(contextKey);
-        byContext.set(contextKey, { ref, applyPolicy, lookups, value: built });
-        if (byContext.size > contextsPerCluster) byContext.delete(byContext.keys().next().value as string);
-        if (byName.size > clustersPerService) byName.delete(byName.keys().next().value as string);
-      }
-    }
+        const byContext = byName.get(ref.name) ?? new Map<string, MemoisedCluster>();
+        setNewest(byContext, contextKey, { ...fresh, ref, applyPolicy }, contextsPerCluster);
+        setNewest(byName, ref.name, byContext, clustersPerService);
+      },
+    );
     out.clusters.push(built.cluster);
     out.endpoints.push(built.endpoints);
     out.secrets.push(...built.secrets);

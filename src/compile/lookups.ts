@@ -6,6 +6,7 @@
  * object, or for lists the same objects in the same order. Inputs are immutable (informers
  * replace an object on change, never edit it), so the same objects mean the same content.
  */
+import { freezeDeep } from "../envoy/immutable.js";
 import type { Snapshot } from "../model/snapshot.js";
 
 type LookupName = "service" | "serviceForHost" | "endpointSlices" | "podLabels" | "secret" | "destinationRulesForHost";
@@ -70,4 +71,32 @@ export function recordLookups(snapshot: Snapshot): LookupRecord {
 /** Whether every recorded look-up returns the same thing from `snapshot` (see the module comment). */
 export function lookupsHold(snapshot: Snapshot, lookups: readonly Lookup[]): boolean {
   return lookups.every((lookup) => sameResult(call(snapshot, lookup.name, lookup.args), lookup.result));
+}
+
+/** A memoised result with the look-ups it was built from. */
+export interface Memo<V> {
+  readonly lookups: readonly Lookup[];
+  readonly value: V;
+}
+
+/**
+ * The compiler's one memoisation rule: `memo`'s value while its look-ups hold in `snapshot`;
+ * otherwise `build` runs against a recording view, its result is deeply frozen, and `keep`
+ * receives the new memo — unless the build read a whole list (its result depends on everything,
+ * so it is not kept).
+ */
+export function reuseOrBuild<V>(snapshot: Snapshot, memo: Memo<V> | undefined, build: (view: Snapshot) => V, keep: (memo: Memo<V>) => void): V {
+  if (memo && lookupsHold(snapshot, memo.lookups)) return memo.value;
+  const record = recordLookups(snapshot);
+  const value = freezeDeep(build(record.snapshot));
+  const lookups = record.lookups();
+  if (lookups !== undefined) keep({ lookups, value });
+  return value;
+}
+
+/** Sets `key` as the newest entry of `map`, dropping the oldest entry beyond `limit`. */
+export function setNewest<K, V>(map: Map<K, V>, key: K, value: V, limit: number): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > limit) map.delete(map.keys().next().value as K);
 }

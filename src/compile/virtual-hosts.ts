@@ -17,7 +17,8 @@ import { consistentHashFor, destinationWarnings, resolveDestination } from "./cl
 import { routeHashPolicy } from "./cluster-policy.js";
 import { translateHttpRoute } from "./http-routes.js";
 import type { TranslatedRoutes } from "./http-routes.js";
-import { lookupsHold, recordLookups } from "./lookups.js";
+import { reuseOrBuild, setNewest } from "./lookups.js";
+import type { Memo } from "./lookups.js";
 import { freezeDeep } from "../envoy/immutable.js";
 import { meshConfig } from "./mesh.js";
 
@@ -79,18 +80,13 @@ interface TranslationContext {
   key: string;
 }
 
-interface MemoisedTranslation {
-  lookups: Parameters<typeof lookupsHold>[1];
-  value: TranslatedVirtualService;
-}
-
 /**
  * Translations by VirtualService object, then by context key. An entry is reused only while
  * every snapshot look-up its translation made still returns the same (lookups.ts); the
  * VirtualService itself is the key, and an unchanged one is the same object (informers replace,
  * never edit). A WeakMap: entries go with their VirtualService. Cannot change a result.
  */
-const translations = new WeakMap<VirtualService, Map<string, MemoisedTranslation>>();
+const translations = new WeakMap<VirtualService, Map<string, Memo<TranslatedVirtualService>>>();
 /** Contexts kept per VirtualService (a VirtualService bound to more servers is translated again). */
 const contextsPerVirtualService = 8;
 
@@ -103,22 +99,16 @@ function translationContext(gateway: Gateway, server: Server, options: CompileOp
 }
 
 function translateVirtualService(virtualService: VirtualService, context: TranslationContext, snapshot: Snapshot): TranslatedVirtualService {
-  let byContext = translations.get(virtualService);
-  const memo = byContext?.get(context.key);
-  if (memo && lookupsHold(snapshot, memo.lookups)) return memo.value;
-
-  const record = recordLookups(snapshot);
-  const value = freezeDeep(translateUncached(virtualService, context, record.snapshot));
-  const lookups = record.lookups();
-  if (lookups === undefined) return value;
-  if (!byContext) {
-    byContext = new Map();
-    translations.set(virtualService, byContext);
-  }
-  byContext.delete(context.key);
-  byContext.set(context.key, { lookups, value });
-  if (byContext.size > contextsPerVirtualService) byContext.delete(byContext.keys().next().value as string);
-  return value;
+  return reuseOrBuild(
+    snapshot,
+    translations.get(virtualService)?.get(context.key),
+    (view) => translateUncached(virtualService, context, view),
+    (memo) => {
+      let byContext = translations.get(virtualService);
+      if (!byContext) translations.set(virtualService, (byContext = new Map()));
+      setNewest(byContext, context.key, memo, contextsPerVirtualService);
+    },
+  );
 }
 
 function translateUncached(virtualService: VirtualService, context: TranslationContext, snapshot: Snapshot): TranslatedVirtualService {
